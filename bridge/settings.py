@@ -1,0 +1,468 @@
+"""The configuration file: its schema, its secrets and ``load_settings``.
+
+The YAML is validated with pydantic against a strict schema (unknown keys are errors) and every
+problem is reported at once, each with its key path (``targets.chat.secret: ...``).
+
+Secrets are written as exactly one of ``{value: ...}``, ``{env: NAME}`` or ``{file: PATH}`` and
+resolved while the file is validated, so a missing variable or file is reported with the others.
+A resolved secret is a :class:`Secret`, whose ``repr`` and ``str`` never show the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+HMAC_MIN_BYTES = 32
+RSA_MIN_BITS = 2048
+
+TARGET_TYPES = ("zendesk_chat", "zendesk_messaging", "freshdesk", "zipchat")
+
+Algorithm = Literal[
+    "HS256", "HS384", "HS512",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512",
+]  # fmt: skip
+
+
+def algorithm_family(alg: str) -> str:
+    """``"HS"`` (shared secret), ``"RSA"`` (RS*/PS*, RSA keys) or ``"EC"`` (ES*)."""
+    if alg.startswith("HS"):
+        return "HS"
+    if alg.startswith(("RS", "PS")):
+        return "RSA"
+    return "EC"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class Secret:
+    """A resolved secret. Its value leaves only through :meth:`reveal`."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: bytes, origin: str) -> None:
+        self._value = value
+        #: where it came from (``env:NAME``, ``file:PATH`` or ``value``); safe to print
+        self.origin = origin
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret('**********', origin={self.origin!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # never pickled into a worker or a log by accident
+        raise TypeError("secrets are not picklable")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretSource(_Model):
+    """Exactly one of ``value``, ``env`` or ``file``; resolved at validation time."""
+
+    value: str | None = Field(default=None, repr=False)
+    env: str | None = None
+    file: str | None = None
+    _secret: Secret = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> SecretSource:
+        given = [k for k in ("value", "env", "file") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a secret is exactly one of {value: ...}, {env: NAME}, {file: PATH}")
+        context: Mapping[str, Any] = info.context or {}
+        if self.value is not None:
+            raw, origin = self.value.encode(), "value"
+        elif self.env is not None:
+            environ: Mapping[str, str] = context.get("environ", os.environ)
+            if self.env not in environ:
+                raise ValueError(f"environment variable {self.env} is not set")
+            raw, origin = environ[self.env].encode(), f"env:{self.env}"
+        else:
+            assert self.file is not None
+            path = Path(self.file)
+            if not path.is_absolute():
+                path = Path(context.get("base_dir", ".")) / path
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                raise ValueError(f"cannot read secret file {self.file}: {exc.strerror}") from None
+            raw, origin = raw.strip(), f"file:{self.file}"
+        if not raw:
+            raise ValueError(f"the secret from {origin} is empty")
+        self._secret = Secret(raw, origin)
+        return self
+
+    @property
+    def secret(self) -> Secret:
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"SecretSource({self._secret!r})" if hasattr(self, "_secret") else "SecretSource()"
+
+
+def _check_hmac_length(source: SecretSource) -> SecretSource:
+    if len(source.secret) < HMAC_MIN_BYTES:
+        raise ValueError(
+            f"an HMAC secret must be at least {HMAC_MIN_BYTES} bytes "
+            f"(this one, from {source.secret.origin}, has {len(source.secret)})"
+        )
+    return source
+
+
+def load_rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """Load a PEM RSA private key of at least 2048 bits, or raise ``ValueError``."""
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ValueError("not a PEM private key (or it is encrypted)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the key is not an RSA private key")
+    if key.key_size < RSA_MIN_BITS:
+        raise ValueError(f"the RSA key has {key.key_size} bits; at least {RSA_MIN_BITS} needed")
+    return key
+
+
+def _check_rsa_key(source: SecretSource) -> SecretSource:
+    load_rsa_private_key(source.secret.reveal())
+    return source
+
+
+HmacSecret = Annotated[SecretSource, AfterValidator(_check_hmac_length)]
+RsaPrivateKeySource = Annotated[SecretSource, AfterValidator(_check_rsa_key)]
+ClaimName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+TargetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.match(value):
+        raise ValueError("must be an http:// or https:// URL without query or fragment")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _family_of(info: ValidationInfo) -> str | None:
+    """The family of the already validated ``algorithms``, or None when they were invalid."""
+    algorithms = info.data.get("algorithms")
+    families = {algorithm_family(a) for a in algorithms or ()}
+    return families.pop() if len(families) == 1 else None
+
+
+class ServerSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+
+
+class UpstreamSettings(_Model):
+    """How to verify the login system's tokens."""
+
+    cookie: str = Field(default="token", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["HS256"], min_length=1)
+    secrets: list[HmacSecret] = Field(default_factory=list, validate_default=True)
+    keys_url: HttpUrl | None = Field(default=None, validate_default=True)
+    issuer: str | None = None
+    audience: str | list[str] | None = None
+    leeway: int = Field(default=30, ge=0, le=600)
+    #: login claims tried in order for the display name
+    name_claims: list[ClaimName] = Field(
+        default_factory=lambda: ["name", "username", "email"], min_length=1
+    )
+    max_token_bytes: int = Field(default=8192, ge=512, le=65536)
+    keys_cache_ttl: int = Field(default=600, ge=10, le=86400)
+    keys_refresh_cooldown: int = Field(default=30, ge=1, le=3600)
+    keys_timeout: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _one_family(cls, algorithms: list[str]) -> list[str]:
+        families = {algorithm_family(a) for a in algorithms}
+        if len(families) > 1:
+            raise ValueError(
+                f"algorithms mix families ({', '.join(sorted(families))}); "
+                "use one of [HS256], [RS256] or [ES256]"
+            )
+        return algorithms
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_for_hs(cls, secrets: list[SecretSource], info: ValidationInfo) -> Any:
+        family = _family_of(info)
+        if family == "HS" and not secrets:
+            raise ValueError("HS algorithms need at least one secret")
+        if family not in ("HS", None) and secrets:
+            raise ValueError("secrets are only used with HS algorithms; remove them")
+        return secrets
+
+    @field_validator("keys_url")
+    @classmethod
+    def _keys_url_for_rs(cls, keys_url: str | None, info: ValidationInfo) -> str | None:
+        family = _family_of(info)
+        if family == "HS" and keys_url:
+            raise ValueError("keys_url is only used with RS/PS/ES algorithms; remove it")
+        if family not in ("HS", None) and not keys_url:
+            raise ValueError("RS/PS/ES algorithms need keys_url")
+        return keys_url
+
+    @property
+    def family(self) -> str:
+        return algorithm_family(self.algorithms[0])
+
+
+class _TargetBase(_Model):
+    #: token lifetime in seconds; clamped to the vendor's limit
+    ttl: int | None = Field(default=None, gt=0)
+    #: overrides ``upstream.name_claims`` for this target
+    name_claims: list[ClaimName] | None = None
+
+
+class ZendeskChatTarget(_TargetBase):
+    type: Literal["zendesk_chat"]
+    secret: HmacSecret
+
+
+class ZendeskMessagingTarget(_TargetBase):
+    type: Literal["zendesk_messaging"]
+    key_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    secret: HmacSecret
+    #: send ``email_verified: true``: only when the login system verifies every email
+    email_verified: bool = False
+
+
+class FreshdeskTarget(_TargetBase):
+    type: Literal["freshdesk"]
+    secret: HmacSecret
+
+
+class ZipchatTarget(_TargetBase):
+    type: Literal["zipchat"]
+    private_key: RsaPrivateKeySource
+    #: ``kid`` in the header and in /.well-known/jwks.json; default: the key's thumbprint
+    key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    #: login claims copied into ``additional_attributes``
+    additional_attributes: list[ClaimName] = Field(default_factory=list)
+    first_name_claim: ClaimName = "given_name"
+    last_name_claim: ClaimName = "family_name"
+
+
+Target = Annotated[
+    ZendeskChatTarget | ZendeskMessagingTarget | FreshdeskTarget | ZipchatTarget,
+    Field(discriminator="type"),
+]
+
+
+class CorsSettings(_Model):
+    #: exact origins (scheme://host[:port]) allowed to read tokens with credentials
+    origins: list[str] = Field(default_factory=list)
+    max_age: int = Field(default=600, ge=0, le=86400)
+
+    @field_validator("origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        problems = []
+        for origin in origins:
+            if origin == "*" or "*" in origin:
+                problems.append('"*" is not allowed with credentials; list exact origins')
+            elif origin.endswith("/"):
+                problems.append(f"{origin!r}: an origin has no path; drop the trailing slash")
+            elif not _ORIGIN.match(origin):
+                problems.append(f"{origin!r} is not an origin like https://shop.example.com")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return origins
+
+
+class RedisSettings(_Model):
+    #: redis://, rediss:// or unix:// URL; null means an in-process cache
+    url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
+    socket_timeout: float = Field(default=0.3, gt=0, le=10)
+    connect_timeout: float = Field(default=0.3, gt=0, le=10)
+    #: seconds Redis is skipped after a failure
+    breaker_cooldown: float = Field(default=3.0, ge=0, le=300)
+    key_prefix: str = Field(default="bridge", pattern=r"^[A-Za-z0-9_.:-]{1,32}$")
+
+
+class ZendeskChatApiSettings(_Model):
+    base_url: HttpUrl
+    token: SecretSource
+    #: overall deadline of one lookup, retries included (seconds)
+    deadline: float = Field(default=4.0, gt=0, le=60)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown: float = Field(default=15.0, gt=0, le=3600)
+
+
+class ZendeskSupportApiSettings(_Model):
+    base_url: HttpUrl
+    #: agent email for ``{email}/token:{token}`` Basic auth; null means OAuth Bearer
+    email: str | None = None
+    token: SecretSource
+    deadline: float = Field(default=4.0, gt=0, le=60)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown: float = Field(default=15.0, gt=0, le=3600)
+
+
+class StaffSettings(_Model):
+    #: bearer keys for staff tooling; several are all accepted (rotation)
+    api_keys: list[SecretSource] = Field(default_factory=list)
+    #: login users whose token's ``groups`` has this name are staff too (via the cookie)
+    login_group: str | None = None
+
+
+class CacheSettings(_Model):
+    visitor_ttl: int = Field(default=300, ge=1, le=86400)
+    negative_ttl: int = Field(default=30, ge=1, le=3600)
+    max_entries: int = Field(default=10000, ge=1, le=10_000_000)
+
+
+class Settings(_Model):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    upstream: UpstreamSettings
+    targets: dict[TargetName, Target] = Field(min_length=1)
+    #: what /generate/token mints; may be omitted when there is one target
+    default_target: str | None = None
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    zendesk_chat_api: ZendeskChatApiSettings | None = None
+    zendesk_support_api: ZendeskSupportApiSettings | None = None
+    staff: StaffSettings = Field(default_factory=StaffSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+
+    @field_validator("default_target")
+    @classmethod
+    def _known_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # the raw names, so that a typo is reported even when a target itself is invalid
+        targets = (info.context or {}).get("target_names", info.data.get("targets"))
+        if value is not None and targets is not None and value not in targets:
+            raise ValueError(f"{value!r} is not one of the targets ({', '.join(sorted(targets))})")
+        return value
+
+    @model_validator(mode="after")
+    def _default_target_given(self) -> Settings:
+        if self.default_target is None:
+            if len(self.targets) != 1:
+                raise ValueError("default_target is required when there are several targets")
+            object.__setattr__(self, "default_target", next(iter(self.targets)))
+        return self
+
+    @property
+    def default(self) -> str:
+        assert self.default_target is not None
+        return self.default_target
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return dict(loader.construct_pairs(node))
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        # discriminated unions add the tag to the path: targets.chat.zendesk_chat.secret
+        if i == 2 and loc[0] == "targets" and part in TARGET_TYPES:
+            continue
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        parts.append(str(part))
+    return ".".join(parts) or "(top level)"
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """One ``path: message`` line per problem; never includes the offending input."""
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{_location(err['loc'])}: {message}")
+    return problems
+
+
+def parse_settings(
+    data: Any, *, base_dir: Path | str = ".", environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate already-parsed YAML; raise :class:`ConfigError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): the configuration must be a mapping"])
+    context: dict[str, Any] = {
+        "base_dir": Path(base_dir),
+        "environ": os.environ if environ is None else environ,
+    }
+    if isinstance(data.get("targets"), dict):
+        context["target_names"] = set(data["targets"])
+    try:
+        return Settings.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def load_settings(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the YAML file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
+    return parse_settings(data, base_dir=path.parent, environ=environ)
