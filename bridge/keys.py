@@ -1,7 +1,7 @@
 """Every ``web.AppKey`` of the application, declared once.
 
 Handlers and middlewares read typed state through these keys; ``create_app`` (in ``app.py``)
-is the only place that sets them.
+and the ``cleanup_ctx`` generators it installs are the only places that set them.
 """
 
 from __future__ import annotations
@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from bridge.cache import Cache
-    from bridge.settings import Settings
-    from bridge.targets import Signer
-    from bridge.upstream import Verifier
+from bridge.cache import Cache
+from bridge.settings import Settings
+from bridge.targets import Signer
+from bridge.upstream import Verifier
 
-SETTINGS = web.AppKey["Settings"]("settings")
-HTTP_SESSION = web.AppKey(
-    "http_session", aiohttp.ClientSession
-)  #: the one outgoing HTTP session, for key sets and vendor APIs
-VERIFIER = web.AppKey["Verifier"]("verifier")
-SIGNERS = web.AppKey["dict[str, Signer]"]("signers")
-CACHE = web.AppKey["Cache"]("cache")  #: the visitor cache (Redis or in-process)
+if TYPE_CHECKING:  # bridge.staff reads these keys, so it cannot be imported from here
+    from bridge.staff import StaffServices
+
+SETTINGS = web.AppKey("settings", Settings)
+#: the one outgoing HTTP session, for key sets and vendor APIs
+HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+VERIFIER = web.AppKey("verifier", Verifier)
+SIGNERS = web.AppKey("signers", dict[str, Signer])
+#: the visitor cache (Redis or in-process)
+CACHE = web.AppKey("cache", Cache)
+#: staff auth and the Zendesk lookup services (set by ``bridge.staff``)
+STAFF: web.AppKey[StaffServices] = web.AppKey("staff")

@@ -194,7 +194,7 @@ class UpstreamSettings(_Model):
     """How to verify the login system's tokens."""
 
     cookie: str = Field(default="token", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-    algorithms: list[Algorithm] = Field(default_factory=lambda: ["HS256"], min_length=1)
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["HS256"], min_length=1)  # type: ignore[arg-type]
     secrets: list[HmacSecret] = Field(default_factory=list, validate_default=True)
     keys_url: HttpUrl | None = Field(default=None, validate_default=True)
     issuer: str | None = None
@@ -318,32 +318,52 @@ class RedisSettings(_Model):
     key_prefix: str = Field(default="bridge", pattern=r"^[A-Za-z0-9_.:-]{1,32}$")
 
 
-class ZendeskChatApiSettings(_Model):
+class _VendorApiSettings(_Model):
+    """How bridge calls a Zendesk API: base URL, token and resilience knobs."""
+
     base_url: HttpUrl
     token: SecretSource
     #: overall deadline of one lookup, retries included (seconds)
     deadline: float = Field(default=4.0, gt=0, le=60)
+    #: retries for 429, 502, 503, 504 and connection errors, within the deadline
     max_retries: int = Field(default=2, ge=0, le=10)
+    #: larger answers are refused (502)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: consecutive failures that open the circuit breaker
     breaker_failures: int = Field(default=5, ge=1, le=1000)
+    #: seconds the open breaker answers 503 at once before trying again
     breaker_cooldown: float = Field(default=15.0, gt=0, le=3600)
 
 
-class ZendeskSupportApiSettings(_Model):
-    base_url: HttpUrl
+class ZendeskChatApiSettings(_VendorApiSettings):
+    """``https://{subdomain}.zendesk.com/api/v2/chat`` or ``https://www.zopim.com/api/v2``."""
+
+
+class ZendeskSupportApiSettings(_VendorApiSettings):
+    """``https://{subdomain}.zendesk.com``."""
+
     #: agent email for ``{email}/token:{token}`` Basic auth; null means OAuth Bearer
     email: str | None = None
-    token: SecretSource
-    deadline: float = Field(default=4.0, gt=0, le=60)
-    max_retries: int = Field(default=2, ge=0, le=10)
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
-    breaker_failures: int = Field(default=5, ge=1, le=1000)
-    breaker_cooldown: float = Field(default=15.0, gt=0, le=3600)
+
+
+STAFF_KEY_MIN_BYTES = 16
+
+
+def _check_staff_key_length(source: SecretSource) -> SecretSource:
+    if len(source.secret) < STAFF_KEY_MIN_BYTES:
+        raise ValueError(
+            f"a staff API key must be at least {STAFF_KEY_MIN_BYTES} bytes "
+            f"(this one, from {source.secret.origin}, has {len(source.secret)})"
+        )
+    return source
+
+
+StaffKey = Annotated[SecretSource, AfterValidator(_check_staff_key_length)]
 
 
 class StaffSettings(_Model):
     #: bearer keys for staff tooling; several are all accepted (rotation)
-    api_keys: list[SecretSource] = Field(default_factory=list)
+    api_keys: list[StaffKey] = Field(default_factory=list)
     #: login users whose token's ``groups`` has this name are staff too (via the cookie)
     login_group: str | None = None
 
@@ -409,7 +429,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
