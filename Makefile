@@ -1,0 +1,39 @@
+# The README's two commands: `make run` (the gateway with config.example.yaml) and `make test`
+# (ruff, mypy --strict and pytest). Both set up .venv themselves on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.example.yaml
+
+.PHONY: run test lint typecheck pytest redis-server clean
+
+$(BIN)/bridge: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/bridge
+	$(BIN)/bridge serve --config $(CONFIG)
+
+# The tests start their own redis-server on a free port; install Debian's when it is missing.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server missing: installing Debian's package (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+lint: $(BIN)/bridge
+	$(BIN)/ruff check bridge tests
+	$(BIN)/ruff format --check bridge tests
+
+typecheck: $(BIN)/bridge
+	$(BIN)/mypy
+
+pytest: $(BIN)/bridge redis-server
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,129 @@
+"""Command line: ``bridge serve | check-config | mint-login-token`` (also ``python -m bridge``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from bridge.serve import serve
+from bridge.settings import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_INVALID = 0, 2
+DEFAULT_ISSUER = "https://login.xsolla.com"
+
+
+def _config_path(given: str | None) -> Path:
+    return Path(given or os.environ.get("BRIDGE_CONFIG") or "config.yaml")
+
+
+def _load(path: Path) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    _load(path)  # fail fast, once, before any worker starts
+    return serve(path, host=args.host, port=args.port, workers=args.workers)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    settings = _load(path)
+    from bridge.targets import build_signers
+
+    signers = build_signers(settings)
+    print(f"{path}: valid")
+    upstream = settings.upstream
+    print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
+    for name, signer in signers.items():
+        note = " (clamped to the vendor's limit)" if signer.clamped else ""
+        default = " [default]" if name == settings.default else ""
+        print(f"  target {name}: {signer.type}, ttl {signer.ttl}s{note}{default}")
+    print(f"  cache: {'redis' if settings.redis.url else 'in-process'}")
+    return EXIT_OK
+
+
+def cmd_mint_login_token(args: argparse.Namespace) -> int:
+    """A development login token, signed like the login system would, with the HS secret."""
+    settings = _load(_config_path(args.config))
+    upstream = settings.upstream
+    if upstream.family != "HS":
+        print("mint-login-token needs an HS upstream (secrets); this config uses keys_url",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": args.sub,
+        "iat": now,
+        "exp": now + args.ttl,
+        "iss": upstream.issuer or DEFAULT_ISSUER,
+        "jti": str(uuid.uuid4()),
+        "groups": [{"id": 1, "name": group, "is_default": False} for group in args.group],
+    }
+    if args.email:
+        claims["email"] = args.email
+    if args.name:
+        claims["name"] = args.name
+    if upstream.audience is not None:
+        claims["aud"] = upstream.audience
+    secret = upstream.secrets[0].secret.reveal()
+    print(jwt.encode(claims, secret, algorithm=upstream.algorithms[0]))
+    return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    config_help = "YAML config (default: $BRIDGE_CONFIG, else ./config.yaml)"
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help=config_help)
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+    serve.add_argument("--workers", type=_positive, default=1, help="processes sharing the port")
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check-config", help="validate the config; exit 0 if valid, 2 if not")
+    check.add_argument("--config", help=config_help)
+    check.set_defaults(func=cmd_check_config)
+
+    mint = sub.add_parser("mint-login-token", help="print a development login token")
+    mint.add_argument("--sub", required=True, help="login user id")
+    mint.add_argument("--email")
+    mint.add_argument("--name")
+    mint.add_argument("--group", action="append", default=[], help="a group name (repeatable)")
+    mint.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds")
+    mint.add_argument("--config", help=config_help)
+    mint.set_defaults(func=cmd_mint_login_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

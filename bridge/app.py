@@ -1,0 +1,100 @@
+"""``create_app(settings)``: the one place the application is put together.
+
+It does no I/O. Resources that need the event loop (the outgoing HTTP session, the login
+system's key set, the cache) are ``cleanup_ctx`` generators: created once at start-up, closed
+once at shutdown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import aiohttp_cors
+from aiohttp import web
+
+from bridge import handlers, keys
+from bridge.keysets import KeySet
+from bridge.middlewares import error_middleware, headers_middleware
+from bridge.settings import Settings
+from bridge.staff import setup_staff
+from bridge.targets import build_signers
+from bridge.upstream import Verifier
+
+USER_AGENT = "bridge-gateway/0.1"
+
+
+def _http_session(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        session = aiohttp.ClientSession(
+            headers={"User-Agent": USER_AGENT},
+            timeout=aiohttp.ClientTimeout(total=30, connect=5),
+            raise_for_status=False,
+            trust_env=False,
+        )
+        app[keys.HTTP_SESSION] = session
+        yield
+        await session.close()
+
+    return ctx
+
+
+def _verifier(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        upstream = settings.upstream
+        keyset = None
+        if upstream.keys_url is not None:
+            keyset = KeySet(
+                app[keys.HTTP_SESSION],
+                upstream.keys_url,
+                family=upstream.family,
+                cache_ttl=upstream.keys_cache_ttl,
+                refresh_cooldown=upstream.keys_refresh_cooldown,
+                timeout=upstream.keys_timeout,
+            )
+        app[keys.VERIFIER] = Verifier(upstream, keyset=keyset)
+        yield
+
+    return ctx
+
+
+def _setup_cors(app: web.Application, settings: Settings, routes: list[web.AbstractRoute]) -> None:
+    """Exact origins with credentials; unlisted origins get no ``Access-Control-*`` at all."""
+    options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
+        allow_credentials=True,
+        allow_headers=("Content-Type", "Accept"),
+        allow_methods=("GET", "POST"),
+        expose_headers=("Retry-After",),
+        max_age=settings.cors.max_age,
+    )
+    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in settings.cors.origins})
+    for route in routes:
+        cors.add(route)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    app = web.Application(
+        middlewares=[headers_middleware, error_middleware],
+        client_max_size=64 * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.SIGNERS] = build_signers(settings, clock=clock)
+    app.cleanup_ctx.append(_http_session(settings))
+    app.cleanup_ctx.append(_verifier(settings))
+
+    token_routes = [
+        app.router.add_get("/generate/token", handlers.generate_token),
+        app.router.add_post("/generate/token", handlers.generate_token),
+        app.router.add_get("/v1/targets/{name}/token", handlers.target_token),
+        app.router.add_post("/v1/targets/{name}/token", handlers.target_token),
+    ]
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/readyz", handlers.readyz)
+    app.router.add_get("/.well-known/jwks.json", handlers.jwks)
+
+    # staff lookup (visitors, login-user linkage, the cache): wired by bridge.staff.setup_staff
+    setup_staff(app, settings)
+
+    _setup_cors(app, settings, token_routes)
+    return app

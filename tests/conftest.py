@@ -1,0 +1,121 @@
+"""Shared fixtures: a full four-target configuration, login tokens, and a client for the app."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp.test_utils import TestClient
+from aiohttp.web import Application
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bridge.app import create_app
+from bridge.settings import Settings, parse_settings
+
+pytest_plugins = ["tests.redis_server", "tests.fake_zendesk"]
+
+LOGIN_SECRET = "test-login-secret-0123456789abcdef0123"
+OLD_LOGIN_SECRET = "test-old-login-secret-0123456789abcdef"
+CHAT_SECRET = "test-zendesk-chat-secret-0123456789abcd"
+MESSAGING_SECRET = "test-zendesk-messaging-secret-012345678"
+MESSAGING_KEY_ID = "app_64f0c0ffee"
+FRESHDESK_SECRET = "test-freshdesk-secret-0123456789abcdef0"
+ORIGIN = "https://shop.example.com"
+SUB = "82cd5e0c-c3ff-11e9-b199-c1e5fc81c37f"
+EMAIL = "player@example.com"
+
+AppClient = TestClient[Any, Application]
+ClientFactory = Callable[..., Awaitable[AppClient]]
+
+
+@cache
+def zipchat_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def zipchat_pem() -> str:
+    return (
+        zipchat_private_key()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    """A valid configuration dict with all four target types; top-level keys replaced."""
+    data: dict[str, Any] = {
+        "upstream": {
+            "cookie": "token",
+            "algorithms": ["HS256"],
+            "secrets": [{"value": LOGIN_SECRET}, {"value": OLD_LOGIN_SECRET}],
+        },
+        "targets": {
+            "chat": {"type": "zendesk_chat", "secret": {"value": CHAT_SECRET}},
+            "messaging": {
+                "type": "zendesk_messaging",
+                "key_id": MESSAGING_KEY_ID,
+                "secret": {"value": MESSAGING_SECRET},
+            },
+            "freshdesk": {"type": "freshdesk", "secret": {"value": FRESHDESK_SECRET}},
+            "zipchat": {
+                "type": "zipchat",
+                "private_key": {"value": zipchat_pem()},
+                "additional_attributes": ["username", "publisher_id"],
+            },
+        },
+        "default_target": "chat",
+        "cors": {"origins": [ORIGIN]},
+    }
+    data = copy.deepcopy(data)
+    data.update(overrides)
+    return data
+
+
+def settings(**overrides: Any) -> Settings:
+    return parse_settings(config(**overrides), environ={})
+
+
+def login_token(
+    secret: str = LOGIN_SECRET, *, ttl: int = 3600, now: float | None = None, **claims: Any
+) -> str:
+    """A login token like Xsolla Login's; ``claim=None`` removes a claim."""
+    issued = int(time.time() if now is None else now)
+    payload: dict[str, Any] = {
+        "sub": SUB,
+        "email": EMAIL,
+        "iat": issued,
+        "exp": issued + ttl,
+        "iss": "https://login.xsolla.com",
+        "groups": [{"id": 1, "name": "default", "is_default": True}],
+        "xsolla_login_project_id": "00000000-0000-0000-0000-000000000000",
+    }
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any) -> ClientFactory:
+    """``await make_client(settings=None, **create_app_kwargs)``: a test client for the app."""
+
+    async def factory(app_settings: Settings | None = None, **kwargs: Any) -> AppClient:
+        app = create_app(app_settings or settings(), **kwargs)
+        client: AppClient = await aiohttp_client(app)
+        return client
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> AppClient:
+    return await make_client()
