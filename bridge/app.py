@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bridge import handlers, keys
 from bridge.keysets import KeySet
+from bridge.log import install_redaction
 from bridge.middlewares import error_middleware, headers_middleware
 from bridge.settings import Settings
 from bridge.staff import setup_staff
@@ -23,6 +24,8 @@ from bridge.targets import build_signers
 from bridge.upstream import Verifier
 
 USER_AGENT = "bridge-gateway/0.1"
+#: room in the Cookie header for the site's other cookies besides the login token
+HEADER_MARGIN = 8192
 
 
 def _http_session(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -74,9 +77,13 @@ def _setup_cors(app: web.Application, settings: Settings, routes: list[web.Abstr
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    install_redaction()
     app = web.Application(
         middlewares=[headers_middleware, error_middleware],
         client_max_size=64 * 1024,
+        # a login token up to max_token_bytes must reach our own check (a JSON 401); aiohttp's
+        # default 8190-byte header limit would answer a plain 400 that quotes the header
+        handler_args={"max_field_size": settings.upstream.max_token_bytes + HEADER_MARGIN},
     )
     app[keys.SETTINGS] = settings
     app[keys.SIGNERS] = build_signers(settings, clock=clock)

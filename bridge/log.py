@@ -45,6 +45,32 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
+class RedactParseErrors(logging.Filter):
+    """Strip the exception text from aiohttp's "Error handling request" records.
+
+    When a request cannot be parsed (a header over the size limit, say) aiohttp logs the
+    exception, whose message quotes the first bytes of the offending line: the ``Cookie``
+    header and so a login token. The record keeps its message and the exception's type only.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__}, details redacted)"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_REDACTION = RedactParseErrors()
+
+
+def install_redaction() -> None:
+    """Idempotent: filter aiohttp's server logger (its records can quote request headers)."""
+    server_logger = logging.getLogger("aiohttp.server")
+    if _REDACTION not in server_logger.filters:
+        server_logger.addFilter(_REDACTION)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
