@@ -117,11 +117,21 @@
     );
   }
 
+  /** What to do about the gateway's answer, for the codes a demo user runs into. */
+  const ADVICE = {
+    "00-00": "No login cookie: sign in above.",
+    "00-01": "The login cookie is invalid or expired: sign in again.",
+    "00-02": "The login token has no sub.",
+    "00-03": "This vendor needs an email, and the signed-in user has none.",
+    network_error: "The gateway could not be reached.",
+  };
+
   function showError(node, err) {
     node.dataset.state = "error";
     node.dataset.code = err.code || "";
     node.querySelector(".verdict").textContent = "no token";
     node.append(el("p", { class: "error", text: err.message }));
+    if (ADVICE[err.code]) node.append(el("p", { class: "hint advice", text: ADVICE[err.code] }));
   }
 
   async function fetchAll() {

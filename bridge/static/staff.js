@@ -86,11 +86,13 @@
     if (status === 400) return "That is not a Zendesk Chat visitor ID (letters, digits, dots, dashes and underscores).";
     if (status === 404) return "Zendesk Chat has no visitor with this ID.";
     if (code === "lookup_not_configured") return "This gateway has no Zendesk Chat API configured (zendesk_chat_api).";
+    if (code === "vendor_auth_failed") return "Zendesk refused the gateway's API token: ask an administrator to check zendesk_chat_api.token.";
+    if (code === "vendor_rate_limited") return "Zendesk is rate-limiting lookups." + later;
+    if (code === "vendor_circuit_open") return "Zendesk has been failing, so the gateway is pausing its calls." + later;
     if (status === 429) return "Too many lookups." + later;
     if (status === 502) return "Zendesk gave an answer the gateway cannot use." + later;
-    if (status === 504) return "Zendesk did not answer in time." + later;
-    if (code === "vendor_auth_failed") return "Zendesk refused the gateway's API token: ask an administrator to check zendesk_chat_api.token.";
     if (status === 503) return "Zendesk is unavailable right now." + later;
+    if (status === 504) return "Zendesk did not answer in time." + later;
     return "The lookup failed.";
   }
 
