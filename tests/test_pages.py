@@ -89,9 +89,11 @@ def test_create_app_refuses_the_demo_after_a_host_override() -> None:
 
 
 def test_serve_refuses_the_example_demo_on_a_public_host() -> None:
-    result = run_cli("serve", "--config", str(EXAMPLE), "--host", "0.0.0.0", "--port", "1")  # noqa: S104
+    # a documentation address (TEST-NET-1): should the guard ever fail, nothing can bind it
+    result = run_cli("serve", "--config", str(EXAMPLE), "--host", "192.0.2.1", "--port", "1")
     assert result.returncode == 2
     assert "demo: the demo only runs on a loopback server.host" in result.stderr
+    assert "Running on" not in result.stdout + result.stderr
 
 
 # --- /static/ --------------------------------------------------------------------------------
