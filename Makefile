@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck pytest redis-server clean
+.PHONY: run test lint typecheck pytest redis-server chromium screenshots clean
 
 $(BIN)/bridge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ redis-server:
 	  echo "redis-server missing: installing Debian's package (needs root)"; \
 	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
+# The browser tests drive Debian's Chromium through Playwright, which never downloads a browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium missing: installing Debian's package (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# Remake the README's screenshots of the demo and staff pages.
+screenshots: $(BIN)/bridge chromium
+	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
+
 lint: $(BIN)/bridge
 	$(BIN)/ruff check bridge tests
 	$(BIN)/ruff format --check bridge tests
@@ -30,7 +40,7 @@ lint: $(BIN)/bridge
 typecheck: $(BIN)/bridge
 	$(BIN)/mypy
 
-pytest: $(BIN)/bridge redis-server
+pytest: $(BIN)/bridge redis-server chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -13,8 +13,8 @@ from typing import Any
 
 import jwt
 
-from bridge.serve import serve
-from bridge.settings import ConfigError, Settings, load_settings
+from bridge.serve import serve, with_server
+from bridge.settings import ConfigError, Settings, demo_problems, load_settings
 
 EXIT_OK, EXIT_INVALID = 0, 2
 DEFAULT_ISSUER = "https://login.xsolla.com"
@@ -36,7 +36,14 @@ def _load(path: Path) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
-    _load(path)  # fail fast, once, before any worker starts
+    settings = with_server(_load(path), args.host, args.port)  # fail fast, before any worker
+    # --host may have moved a development-only demo off loopback
+    problems = demo_problems(settings.demo, settings.server, settings.upstream)
+    if problems:
+        print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  demo: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     return serve(path, host=args.host, port=args.port, workers=args.workers)
 
 

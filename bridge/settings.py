@@ -10,6 +10,7 @@ A resolved secret is a :class:`Secret`, whose ``repr`` and ``str`` never show th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -374,6 +375,59 @@ class CacheSettings(_Model):
     max_entries: int = Field(default=10000, ge=1, le=10_000_000)
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class DemoSettings(_Model):
+    """The demo page (``/demo``): it MINTS LOGIN COOKIES, so it is for a development setup only.
+
+    Enabling it needs all of: an HS upstream (the cookie is signed with its first secret), a
+    loopback ``server.host``, and ``i_understand_this_mints_login_cookies: true``.
+    """
+
+    enabled: bool = False
+    i_understand_this_mints_login_cookies: bool = False
+    #: lifetime of a minted login cookie (seconds)
+    login_ttl: int = Field(default=3600, ge=60, le=86400)
+
+
+def demo_problems(
+    demo: DemoSettings, server: ServerSettings | None, upstream: UpstreamSettings | None
+) -> list[str]:
+    """Why the demo may not run with this server and upstream (empty when it may).
+
+    ``None`` stands for a section that was itself invalid (its problems are reported there).
+    """
+    if not demo.enabled:
+        return []
+    problems = []
+    if not demo.i_understand_this_mints_login_cookies:
+        problems.append(
+            "the demo mints login cookies (anyone who reaches it can sign in as anyone); "
+            "set i_understand_this_mints_login_cookies: true to enable it"
+        )
+    if server is not None and not _is_loopback(server.host):
+        problems.append(
+            f"the demo only runs on a loopback server.host (127.0.0.1, ::1 or localhost), "
+            f"not {server.host!r}"
+        )
+    if upstream is not None and upstream.family != "HS":
+        problems.append("the demo needs an HS upstream (it signs login cookies with its secret)")
+    return problems
+
+
+class StaffPageSettings(_Model):
+    """The staff lookup page (``/staff``); it calls the staff API with the caller's own key."""
+
+    enabled: bool = False
+
+
 class Settings(_Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
     upstream: UpstreamSettings
@@ -386,6 +440,16 @@ class Settings(_Model):
     zendesk_support_api: ZendeskSupportApiSettings | None = None
     staff: StaffSettings = Field(default_factory=StaffSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    staff_page: StaffPageSettings = Field(default_factory=StaffPageSettings)
+
+    @field_validator("demo")
+    @classmethod
+    def _demo_only_for_development(cls, demo: DemoSettings, info: ValidationInfo) -> DemoSettings:
+        problems = demo_problems(demo, info.data.get("server"), info.data.get("upstream"))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return demo
 
     @field_validator("default_target")
     @classmethod

@@ -1,0 +1,104 @@
+"""The README's bridge.js snippets, run as they are printed, against the stand-in widgets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.browser.conftest import MakeStage
+from tests.conftest import CHAT_SECRET, FRESHDESK_SECRET, MESSAGING_SECRET, SUB, config
+from tests.jwtcheck import verify_hs256
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_GATEWAY = "https://bridge.example.com"
+
+
+def readme_snippets() -> list[str]:
+    """The ```js blocks of the README's "In your site: bridge.js" section, in order."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## In your site: bridge.js", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```js\n(.*?)```", section, flags=re.DOTALL)
+
+
+def example_targets() -> dict[str, object]:
+    """The test configuration's four targets under config.example.yaml's names."""
+    targets = config()["targets"]
+    return {
+        "zendesk-chat": targets["chat"],
+        "zendesk-messaging": targets["messaging"],
+        "freshdesk": targets["freshdesk"],
+        "zipchat": targets["zipchat"],
+    }
+
+
+def test_the_readme_has_one_snippet_per_widget_api() -> None:
+    snippets = readme_snippets()
+    assert len(snippets) == 5
+    for snippet, helper in zip(
+        snippets,
+        ["zendeskChat", "webWidgetClassic", "zendeskMessaging", "freshdesk", "zipchat"],
+        strict=True,
+    ):
+        assert f"bridge.{helper}(" in snippet
+    assert f'Bridge.connect({{ gateway: "{README_GATEWAY}" }})' in README.read_text()
+
+
+async def test_the_readme_snippets_work_as_printed(make_stage: MakeStage) -> None:
+    stage = await make_stage(targets=example_targets(), default_target="zendesk-chat")
+    page = await stage.open(stage.shop + "/")
+    snippets = [s.replace(README_GATEWAY, stage.gateway) for s in readme_snippets()]
+    # each snippet runs in the page as a site would put it there, after Bridge.connect
+    await page.evaluate(
+        """async ([gateway, snippets]) => {
+            window.signOut = {};
+            for (const snippet of snippets) {
+                const body = `return (async () => {${snippet}})()`;
+                const run = new Function("bridge", "signOut", body);
+                await run(Bridge.connect({gateway}), window.signOut);
+            }
+        }""",
+        [stage.gateway, snippets],
+    )
+    result = await page.evaluate(
+        """async () => {
+            const chat = await callWidgetFn(received.zChat[0][1].authentication.jwt_fn);
+            const classic = await callWidgetFn(zESettings.webWidget.authenticate.chat.jwtFn);
+            const login = received.zE.find((call) => call[1] === "loginUser");
+            const messaging = await callWidgetFn(login[2]);
+            login[3](null);  // Zendesk: logged in
+            await until(() => typeof signOut.onclick === "function");
+            signOut.onclick();
+            Zipchat.becomeReady();
+            await until(() => received.zipchat.length === 1);
+            return {
+                chat, classic, messaging,
+                zChat: received.zChat.map((call) => call[0]),
+                accountKey: received.zChat[0][1].account_key,
+                zE: received.zE.map((call) => call.slice(0, 2)),
+                freshdesk: received.freshworks.map((call) => call[0]),
+                freshdeskToken: received.freshworks[0][1].token,
+            };
+        }"""
+    )
+    assert result["accountKey"] == "YOUR_ACCOUNT_KEY"
+    assert result["zChat"] == ["init", "logoutForAll"]
+    assert result["zE"] == [
+        ["webWidget", "logout"],
+        ["messenger", "loginUser"],
+        ["messenger", "logoutUser"],
+    ]
+    assert result["freshdesk"] == ["authenticate", "logout"]
+    for token, secret in [
+        (result["chat"], CHAT_SECRET),
+        (result["classic"], CHAT_SECRET),
+        (result["messaging"], MESSAGING_SECRET),
+    ]:
+        assert verify_hs256(token, secret)[1]["external_id"] == SUB
+    assert verify_hs256(result["freshdeskToken"], FRESHDESK_SECRET)[1]["name"]
+    assert {seen.path for seen in stage.token_requests()} == {
+        "/v1/targets/zendesk-chat/token",
+        "/v1/targets/zendesk-messaging/token",
+        "/v1/targets/freshdesk/token",
+        "/v1/targets/zipchat/token",
+    }
+    assert stage.page_errors == []
