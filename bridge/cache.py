@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 
 from bridge.metrics import Metrics
@@ -264,9 +264,18 @@ class RedisCache(Cache):
         )
 
     async def ping(self) -> bool:
-        """Really asks Redis, breaker or not; a success closes the breaker."""
+        """Really asks Redis, breaker or not; a success closes the breaker.
+
+        With Sentinel it first asks the sentinels who the master is, which drops idle
+        connections to a former master: a planned failover leaves the old master writable
+        until the sentinels demote it, and pooled connections would keep writing there (lost
+        entries). Readiness probes call this every few seconds, which bounds that window.
+        """
+        pool = getattr(self._client, "connection_pool", None)
         try:
             async with asyncio.timeout(self._op_timeout):
+                if isinstance(pool, SentinelConnectionPool):
+                    await pool.get_master_address()  # type: ignore[no-untyped-call]
                 await self._client.ping()
         except Exception as exc:
             self._failed("ping", exc)
@@ -324,7 +333,7 @@ def redis_client(settings: RedisSettings) -> aioredis.Redis | RedisCluster:
             common["ssl"] = True
         nodes = [ClusterNode(*split_host_port(address)) for address in settings.cluster.nodes]
         return RedisCluster(
-            startup_nodes=nodes, cluster_error_retry_attempts=1, require_full_coverage=False,
+            startup_nodes=nodes, require_full_coverage=False,
             **common,
         )  # fmt: skip
     assert settings.url is not None
