@@ -9,7 +9,7 @@ carries one kind of line: JSON objects, or aligned human-readable text when it i
 * takes the caller's ``X-Request-ID`` when it is short and of a safe alphabet, else makes one,
   and echoes it on the answer;
 * writes one line (``bridge.access``): request id, method, route, status, duration, target,
-  login subject and, for refusals, the reason;
+  login subject, for refusals the reason, and the worker's pid;
 * records the request's metrics (:mod:`bridge.metrics`).
 
 What a line may hold is decided here, not hoped for: the route is the matched resource's
@@ -153,6 +153,9 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    # aiohttp's own access lines quote the raw request line (query strings included); the
+    # gateway writes its own line, so theirs stay off under any runner
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     install_redaction()
 
 
@@ -180,6 +183,7 @@ def access_middleware(metrics: Metrics | None, *, log_requests: bool = True) -> 
     """The outermost middleware: request id, one access line, the request's metrics."""
     logger = structlog.get_logger()  # a lazy proxy: bound to the configuration at first use
     perf_counter = time.perf_counter
+    pid = os.getpid()  # which worker answered
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -224,6 +228,7 @@ def access_middleware(metrics: Metrics | None, *, log_requests: bool = True) -> 
                     target=target,
                     subject=request.get(SUBJECT),
                     reason=reason,
+                    pid=pid,
                 )
 
     return middleware

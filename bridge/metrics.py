@@ -89,10 +89,8 @@ class Metrics:
             "bridge_zendesk_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             ["api"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
-        self.redis_up = Gauge(
-            "bridge_redis_up", "1 when the configured Redis answers, else 0.",
-            registry=r, multiprocess_mode="livemin",
-        )  # fmt: skip
+        #: made at the first report, so that a gateway without Redis has no such series
+        self.redis_up: Gauge | None = None
         # children cached by label values: no label-dict building per request
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._token_children: dict[str, Counter] = {}
@@ -136,6 +134,11 @@ class Metrics:
         self.breaker.labels(api).set(BREAKER_STATES[state])
 
     def redis_available(self, up: bool) -> None:
+        if self.redis_up is None:
+            self.redis_up = Gauge(
+                "bridge_redis_up", "1 when the configured Redis answers, else 0.",
+                registry=self.registry, multiprocess_mode="livemin",
+            )  # fmt: skip
         self.redis_up.set(1 if up else 0)
 
     # --- exposition ----------------------------------------------------------------------
