@@ -127,22 +127,29 @@ class _Supervisor:
         return len(self._restarts) > MAX_RESTARTS
 
     def run(self) -> int:
-        self._processes = [self._spawn(i) for i in range(self._count)]
+        # handlers first: a stop that comes while the workers start must reach them all
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        log.info("supervisor %d starting %d workers", os.getpid(), self._count)
+        for index in range(self._count):
+            process = self._spawn(index)
+            self._processes.append(process)
+            if self._stopping and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
         reaped: set[int] = set()
-        while True:
+        while len(reaped) < len(self._processes) or any(
+            p.pid not in reaped for p in self._processes
+        ):
             running = [p for p in self._processes if p.exitcode is None]
-            if not running:
-                break
-            wait([p.sentinel for p in running], timeout=1.0)
+            if running:
+                wait([p.sentinel for p in running], timeout=1.0)
             for index, process in enumerate(self._processes):
                 if process.exitcode is None or process.pid is None or process.pid in reaped:
                     continue
                 reaped.add(process.pid)
                 process.join()
                 _mark_dead(process.pid)
-                log.info("%s exited with %s", process.name, process.exitcode)
+                log.info("%s (pid %d) exited with %s", process.name, process.pid, process.exitcode)
                 if self._stopping:
                     continue
                 if self._crash_loop():
@@ -157,7 +164,15 @@ class _Supervisor:
                     os.kill(replacement.pid, signal.SIGTERM)
         if self.failed:
             return 1
-        return max((abs(p.exitcode or 0) for p in self._processes), default=0)
+        return max((self._exit_status(p) for p in self._processes), default=0)
+
+    def _exit_status(self, process: BaseProcess) -> int:
+        """0 for a clean stop; a worker killed by the SIGTERM we sent (it was still starting
+        up, before its handlers were in place) stopped cleanly too."""
+        code = process.exitcode or 0
+        if self._stopping and code == -signal.SIGTERM:
+            return 0
+        return abs(code)
 
 
 def _mark_dead(pid: int) -> None:
