@@ -251,3 +251,27 @@ def test_compose_takes_every_secret_from_the_environment() -> None:
     assert "redis" in compose()["services"]
     assert gateway["user"] == "10001:10001"
     assert gateway["ports"] == ["127.0.0.1:8001:8001"]
+
+
+# --- the example configuration documents the operations keys -------------------------------
+
+
+def field_names(model: Any) -> set[str]:
+    names = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if hasattr(candidate, "model_fields"):
+                names |= field_names(candidate)
+    return names
+
+
+@pytest.mark.parametrize("section", ["server", "redis", "metrics", "log"])
+def test_config_example_documents_every_key_of_the_operations_sections(section: str) -> None:
+    from bridge.settings import Settings
+
+    text = (ROOT / "config.example.yaml").read_text()
+    model = Settings.model_fields[section].annotation
+    missing = [name for name in field_names(model) if not re.search(rf"\b{name}:", text)]
+    assert missing == []
