@@ -60,7 +60,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         note = " (clamped to the vendor's limit)" if signer.clamped else ""
         default = " [default]" if name == settings.default else ""
         print(f"  target {name}: {signer.type}, ttl {signer.ttl}s{note}{default}")
-    print(f"  cache: {'redis' if settings.redis.url else 'in-process'}")
+    mode = settings.redis.mode
+    print(f"  cache: {'in-process' if mode == 'memory' else f'redis ({mode})'}")
     return EXIT_OK
 
 

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from bridge import handlers, keys
 from bridge.keysets import KeySet
-from bridge.log import install_redaction
+from bridge.log import access_middleware, install_redaction
+from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.middlewares import error_middleware, headers_middleware
 from bridge.pages import setup_pages
 from bridge.settings import Settings
@@ -77,16 +78,40 @@ def _setup_cors(app: web.Application, settings: Settings, routes: list[web.Abstr
         cors.add(route)
 
 
+def _setup_metrics(app: web.Application, settings: Settings, metrics: Metrics) -> None:
+    """``/metrics`` on the public port, or on ``metrics.port`` alone when that is set."""
+    config = settings.metrics
+    if config.port is None:
+        app.router.add_get(config.path, metrics_handler(metrics))
+    else:
+        app.cleanup_ctx.append(
+            metrics_server(metrics, host=config.host, port=config.port, path=config.path)
+        )
+
+
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     install_redaction()
+    metrics = Metrics() if settings.metrics.enabled else None
+    server = settings.server
     app = web.Application(
-        middlewares=[headers_middleware, error_middleware],
-        client_max_size=64 * 1024,
+        middlewares=[
+            access_middleware(metrics, log_requests=settings.log.access),
+            headers_middleware,
+            error_middleware,
+        ],
+        client_max_size=server.max_body_bytes,
         # a login token up to max_token_bytes must reach our own check (a JSON 401); aiohttp's
         # default 8190-byte header limit would answer a plain 400 that quotes the header
-        handler_args={"max_field_size": settings.upstream.max_token_bytes + HEADER_MARGIN},
+        handler_args={
+            "max_field_size": settings.upstream.max_token_bytes + HEADER_MARGIN,
+            "max_line_size": server.max_line_bytes,
+            "max_headers": server.max_headers,
+        },
     )
     app[keys.SETTINGS] = settings
+    if metrics is not None:
+        app[keys.METRICS] = metrics
+        _setup_metrics(app, settings, metrics)
     app[keys.SIGNERS] = build_signers(settings, clock=clock)
     app.cleanup_ctx.append(_http_session(settings))
     app.cleanup_ctx.append(_verifier(settings))

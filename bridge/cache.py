@@ -32,13 +32,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 
-from bridge.settings import RedisSettings
+from bridge.metrics import Metrics
+from bridge.settings import RedisSettings, split_host_port
 
 log = logging.getLogger("bridge.cache")
 
@@ -172,20 +175,23 @@ class RedisCache(Cache):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         *,
         prefix: str = "bridge",
         breaker_cooldown: float = 3.0,
         op_timeout: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(prefix=prefix)
         self._client = client
         self._cooldown = breaker_cooldown
         self._op_timeout = op_timeout
         self._clock = clock
+        self._metrics = metrics
         self._skip_until = 0.0
-        self._down = False
+        #: None until the first operation says whether Redis answers
+        self._down: bool | None = None
 
     @property
     def available(self) -> bool:
@@ -202,11 +208,16 @@ class RedisCache(Cache):
                 type(exc).__name__,
                 self._cooldown,
             )
+            if self._metrics is not None:
+                self._metrics.redis_available(False)
         self._down = True
 
     def _succeeded(self) -> None:
-        if self._down:
-            log.info("redis is reachable again")
+        if self._down is not False:
+            if self._down:
+                log.info("redis is reachable again")
+            if self._metrics is not None:
+                self._metrics.redis_available(True)
         self._down = False
         self._skip_until = 0.0
 
@@ -253,9 +264,18 @@ class RedisCache(Cache):
         )
 
     async def ping(self) -> bool:
-        """Really asks Redis, breaker or not; a success closes the breaker."""
+        """Really asks Redis, breaker or not; a success closes the breaker.
+
+        With Sentinel it first asks the sentinels who the master is, which drops idle
+        connections to a former master: a planned failover leaves the old master writable
+        until the sentinels demote it, and pooled connections would keep writing there (lost
+        entries). Readiness probes call this every few seconds, which bounds that window.
+        """
+        pool = getattr(self._client, "connection_pool", None)
         try:
             async with asyncio.timeout(self._op_timeout):
+                if isinstance(pool, SentinelConnectionPool):
+                    await pool.get_master_address()  # type: ignore[no-untyped-call]
                 await self._client.ping()
         except Exception as exc:
             self._failed("ping", exc)
@@ -265,18 +285,59 @@ class RedisCache(Cache):
 
     async def close(self) -> None:
         await self._client.aclose()
+        # Sentinel mode: the clients that talk to the sentinels themselves
+        manager = getattr(getattr(self._client, "connection_pool", None), "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
 
 
-def redis_client(settings: RedisSettings) -> aioredis.Redis:
-    """A client with short timeouts and no retries of its own. Does no I/O."""
+def redis_client(settings: RedisSettings) -> aioredis.Redis | RedisCluster:
+    """A client for the configured topology, with short timeouts and no retries of its own
+    (the cache fails open instead). Does no I/O.
+
+    * ``url``: one server (``redis://``, ``rediss://`` or ``unix://``);
+    * ``sentinel``: asks the sentinels for the current master of ``sentinel.master`` and
+      asks again whenever a connection breaks or the old master has become a replica, so a
+      failover costs the requests in flight during it and nothing after;
+    * ``cluster``: discovers the slots from ``cluster.nodes`` and follows MOVED/ASK.
+    """
+    common: dict[str, Any] = {
+        "socket_timeout": settings.socket_timeout,
+        "socket_connect_timeout": settings.connect_timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 0,
+    }
+    if settings.username is not None:
+        common["username"] = settings.username
+    if settings.password is not None:
+        common["password"] = settings.password.secret.reveal().decode()
+    if settings.sentinel is not None:
+        sentinel = settings.sentinel
+        sentinel_kwargs: dict[str, Any] = {
+            "socket_timeout": settings.socket_timeout,
+            "socket_connect_timeout": settings.connect_timeout,
+        }
+        if sentinel.password is not None:
+            sentinel_kwargs["password"] = sentinel.password.secret.reveal().decode()
+        if settings.tls:
+            common["ssl"] = sentinel_kwargs["ssl"] = True
+        manager = Sentinel(  # type: ignore[no-untyped-call]
+            [split_host_port(address) for address in sentinel.addresses],
+            sentinel_kwargs=sentinel_kwargs,
+            **common,
+        )
+        master: aioredis.Redis = manager.master_for(sentinel.master, db=sentinel.db)
+        return master
+    if settings.cluster is not None:
+        if settings.tls:
+            common["ssl"] = True
+        nodes = [ClusterNode(*split_host_port(address)) for address in settings.cluster.nodes]
+        return RedisCluster(
+            startup_nodes=nodes, require_full_coverage=False,
+            **common,
+        )  # fmt: skip
     assert settings.url is not None
-    return aioredis.Redis.from_url(
-        settings.url,
-        socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=settings.connect_timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
+    return aioredis.Redis.from_url(settings.url, **common)
 
 
 def build_cache(
@@ -284,9 +345,10 @@ def build_cache(
     *,
     max_entries: int,
     clock: Callable[[], float] = time.monotonic,
+    metrics: Metrics | None = None,
 ) -> Cache:
-    """Redis when a URL is configured, else the in-process cache. Does no I/O."""
-    if redis_settings.url is None:
+    """Redis when one is configured, else the in-process cache. Does no I/O."""
+    if redis_settings.mode == "memory":
         return MemoryCache(prefix=redis_settings.key_prefix, max_entries=max_entries, clock=clock)
     return RedisCache(
         redis_client(redis_settings),
@@ -294,4 +356,5 @@ def build_cache(
         breaker_cooldown=redis_settings.breaker_cooldown,
         op_timeout=redis_settings.socket_timeout + redis_settings.connect_timeout + 0.2,
         clock=clock,
+        metrics=metrics,
     )

@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from bridge.cache import Cache
+from bridge.metrics import Metrics
 from bridge.settings import Settings
 from bridge.targets import Signer
 from bridge.upstream import Verifier
@@ -26,5 +27,7 @@ VERIFIER = web.AppKey("verifier", Verifier)
 SIGNERS = web.AppKey("signers", dict[str, Signer])
 #: the visitor cache (Redis or in-process)
 CACHE = web.AppKey("cache", Cache)
+#: the Prometheus metrics (absent when ``metrics.enabled`` is false)
+METRICS = web.AppKey("metrics", Metrics)
 #: staff auth and the Zendesk lookup services (set by ``bridge.staff``)
 STAFF: web.AppKey[StaffServices] = web.AppKey("staff")

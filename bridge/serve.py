@@ -1,25 +1,44 @@
 """Serving: one process, or N processes sharing the port through SO_REUSEPORT.
 
 Each worker loads the configuration itself (secrets are never pickled across processes) and
-runs ``web.run_app``, which finishes in-flight requests on SIGTERM before it exits. The parent
-forwards SIGTERM and SIGINT to its workers and exits with the worst of their exit codes.
+runs ``web.run_app`` with uvloop when it is installed. On SIGTERM a worker stops accepting
+connections at once, gives the requests in flight up to ``server.shutdown_timeout`` seconds to
+finish, then closes its resources and exits 0.
+
+With ``--workers N`` the parent process only supervises: it starts the workers (``spawn``,
+so no state is inherited), restarts one that dies unexpectedly (a crash loop of more than
+``MAX_RESTARTS`` in ``RESTART_WINDOW`` seconds stops the whole server instead), forwards
+SIGTERM and SIGINT to them, and exits with the worst of their exit codes. It also gives the
+run a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless one is set already), so that whichever worker
+answers ``/metrics`` reports the sum over all of them, and removes it at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
+import time
+from collections import deque
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from aiohttp import web
 
+from bridge.metrics import MULTIPROC_ENV
 from bridge.settings import Settings, load_settings
 
 log = logging.getLogger("bridge")
+
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
 
 
 def with_server(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -38,24 +57,131 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
+    """uvloop's loop for ``auto`` (when installed) and ``uvloop``; asyncio's otherwise."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                message = "server.event_loop is uvloop, but uvloop is not installed"
+                raise SystemExit(message) from None
+        else:
+            return uvloop.new_event_loop(), "uvloop"
+    return asyncio.new_event_loop(), "asyncio"
+
+
 def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool) -> None:
     # a stop that arrives while the worker is still starting is a clean stop too;
     # once serving, run_app's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
     from bridge.app import create_app
-    from bridge.log import AccessLogger, access_log, configure_logging
+    from bridge.log import configure_logging
 
-    configure_logging()
     settings = with_server(load_settings(path), host, port)
+    configure_logging(settings.log.format, settings.log.level)
+    server = settings.server
+    loop, loop_name = new_event_loop(server.event_loop)
+    log.info("worker %d starting (%s event loop)", os.getpid(), loop_name)
     web.run_app(
         create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
+        host=server.host,
+        port=server.port,
         reuse_port=reuse_port or None,
-        access_log=access_log,
-        access_log_class=AccessLogger,
-        print=lambda line: log.info("%s", line),
+        shutdown_timeout=server.shutdown_timeout,
+        keepalive_timeout=server.keepalive_timeout,
+        backlog=server.backlog,
+        access_log=None,  # bridge.log.access_middleware writes the one line per request
+        print=lambda line: log.info("%s", " ".join(str(line).strip("= \n").split())),
+        loop=loop,
     )
+    log.info("worker %d stopped", os.getpid())
+
+
+class _Supervisor:
+    def __init__(self, path: Path, host: str | None, port: int | None, workers: int) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._args = (path, host, port, True)
+        self._processes: list[BaseProcess] = []
+        self._count = workers
+        self._stopping = False
+        self._restarts: deque[float] = deque()
+        self.failed = False
+
+    def _spawn(self, index: int) -> BaseProcess:
+        process = self._context.Process(target=run_worker, args=self._args, name=f"worker-{index}")
+        process.start()
+        return process
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+        for process in self._processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    def _crash_loop(self) -> bool:
+        now = time.monotonic()
+        self._restarts.append(now)
+        while self._restarts and self._restarts[0] < now - RESTART_WINDOW:
+            self._restarts.popleft()
+        return len(self._restarts) > MAX_RESTARTS
+
+    def run(self) -> int:
+        # handlers first: a stop that comes while the workers start must reach them all
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        log.info("supervisor %d starting %d workers", os.getpid(), self._count)
+        for index in range(self._count):
+            process = self._spawn(index)
+            self._processes.append(process)
+            if self._stopping and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        reaped: set[int] = set()
+        while len(reaped) < len(self._processes) or any(
+            p.pid not in reaped for p in self._processes
+        ):
+            running = [p for p in self._processes if p.exitcode is None]
+            if running:
+                wait([p.sentinel for p in running], timeout=1.0)
+            for index, process in enumerate(self._processes):
+                if process.exitcode is None or process.pid is None or process.pid in reaped:
+                    continue
+                reaped.add(process.pid)
+                process.join()
+                _mark_dead(process.pid)
+                log.info("%s (pid %d) exited with %s", process.name, process.pid, process.exitcode)
+                if self._stopping:
+                    continue
+                if self._crash_loop():
+                    log.error("workers keep dying; stopping the server")
+                    self.failed = True
+                    self.stop(signal.SIGTERM, None)
+                    continue
+                log.warning("restarting %s", process.name)
+                replacement = self._spawn(index)
+                self._processes[index] = replacement
+                if self._stopping and replacement.pid is not None:  # a stop came meanwhile
+                    os.kill(replacement.pid, signal.SIGTERM)
+        if self.failed:
+            return 1
+        return max((self._exit_status(p) for p in self._processes), default=0)
+
+    def _exit_status(self, process: BaseProcess) -> int:
+        """0 for a clean stop; a worker killed by the SIGTERM we sent (it was still starting
+        up, before its handlers were in place) stopped cleanly too."""
+        code = process.exitcode or 0
+        if self._stopping and code == -signal.SIGTERM:
+            return 0
+        return abs(code)
+
+
+def _mark_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (Redis up, breaker state) from the shared metrics."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 def serve(path: Path, *, host: str | None, port: int | None, workers: int) -> int:
@@ -64,23 +190,15 @@ def serve(path: Path, *, host: str | None, port: int | None, workers: int) -> in
         return 0
     from bridge.log import configure_logging
 
-    configure_logging()
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=run_worker, args=(path, host, port, True), name=f"worker-{i}")
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        for process in processes:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for process in processes:
-        process.join()
-        log.info("%s exited with %s", process.name, process.exitcode)
-    return max((abs(process.exitcode or 0) for process in processes), default=0)
+    settings = load_settings(path)
+    configure_logging(settings.log.format, settings.log.level)
+    created = None
+    if not os.environ.get(MULTIPROC_ENV):
+        created = tempfile.mkdtemp(prefix="bridge-metrics-")
+        os.environ[MULTIPROC_ENV] = created  # inherited by the spawned workers
+    try:
+        return _Supervisor(path, host, port, workers).run()
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+            del os.environ[MULTIPROC_ENV]

@@ -189,6 +189,20 @@ def _family_of(info: ValidationInfo) -> str | None:
 class ServerSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
+    #: seconds in-flight requests get to finish after SIGTERM before they are cut off
+    shutdown_timeout: float = Field(default=20.0, ge=0, le=600)
+    #: seconds an idle keep-alive connection is kept open
+    keepalive_timeout: float = Field(default=15.0, ge=0, le=3600)
+    #: largest request body accepted (bytes); larger ones get 413
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: most header lines per request
+    max_headers: int = Field(default=64, ge=8, le=1024)
+    #: longest request line (method, path and query) in bytes
+    max_line_bytes: int = Field(default=8190, ge=1024, le=65536)
+    #: pending connections the kernel queues per worker
+    backlog: int = Field(default=1024, ge=16, le=65535)
+    #: ``auto`` uses uvloop when it is installed
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
 
 class UpstreamSettings(_Model):
@@ -309,14 +323,65 @@ class CorsSettings(_Model):
         return origins
 
 
+#: ``host:port`` or ``[v6]:port``
+HostPort = Annotated[
+    str, StringConstraints(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+]
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``"10.0.0.5:26379"`` or ``"[::1]:26379"`` -> (host, port)."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class RedisSentinelSettings(_Model):
+    """Redis Sentinel: the master's name and where the sentinels are."""
+
+    master: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    #: ``host:port`` of each sentinel (three or more in production)
+    addresses: list[HostPort] = Field(min_length=1)
+    #: the sentinels' own ``requirepass``, when they have one
+    password: SecretSource | None = None
+    db: int = Field(default=0, ge=0, le=15)
+
+
+class RedisClusterSettings(_Model):
+    """Redis Cluster: a few nodes to start from; the rest is discovered."""
+
+    nodes: list[HostPort] = Field(min_length=1)
+
+
 class RedisSettings(_Model):
-    #: redis://, rediss:// or unix:// URL; null means an in-process cache
+    #: redis://, rediss:// or unix:// URL; null (and no sentinel/cluster) = in-process cache
     url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://")
+    sentinel: RedisSentinelSettings | None = None
+    cluster: RedisClusterSettings | None = None
+    #: ACL user and password for the Redis servers (a URL may carry them itself instead)
+    username: str | None = None
+    password: SecretSource | None = None
+    #: TLS to the Redis servers in sentinel and cluster mode (a URL says rediss:// instead)
+    tls: bool = False
     socket_timeout: float = Field(default=0.3, gt=0, le=10)
     connect_timeout: float = Field(default=0.3, gt=0, le=10)
     #: seconds Redis is skipped after a failure
     breaker_cooldown: float = Field(default=3.0, ge=0, le=300)
     key_prefix: str = Field(default="bridge", pattern=r"^[A-Za-z0-9_.:-]{1,32}$")
+
+    @model_validator(mode="after")
+    def _one_topology(self) -> RedisSettings:
+        given = [k for k in ("url", "sentinel", "cluster") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of url, sentinel or cluster, not {' and '.join(given)}")
+        return self
+
+    @property
+    def mode(self) -> Literal["memory", "standalone", "sentinel", "cluster"]:
+        if self.sentinel is not None:
+            return "sentinel"
+        if self.cluster is not None:
+            return "cluster"
+        return "memory" if self.url is None else "standalone"
 
 
 class _VendorApiSettings(_Model):
@@ -367,6 +432,22 @@ class StaffSettings(_Model):
     api_keys: list[StaffKey] = Field(default_factory=list)
     #: login users whose token's ``groups`` has this name are staff too (via the cookie)
     login_group: str | None = None
+
+
+class MetricsSettings(_Model):
+    enabled: bool = True
+    path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9_./-]{0,63}$")
+    #: serve the metrics on their own port (not the public one); null = on server.port
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+
+
+class LogSettings(_Model):
+    #: ``auto``: human-readable when stdout is a terminal, JSON lines otherwise
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    #: one line per answered request (``bridge.access``); health probes only when they fail
+    access: bool = True
 
 
 class CacheSettings(_Model):
@@ -450,6 +531,9 @@ class Settings(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return demo
+
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("default_target")
     @classmethod

@@ -201,23 +201,28 @@ async def get_login_user_zendesk(request: web.Request) -> web.Response:
 
 def _staff_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        cache: Cache = build_cache(settings.redis, max_entries=settings.cache.max_entries)
+        metrics = app.get(keys.METRICS)
+        cache: Cache = build_cache(
+            settings.redis, max_entries=settings.cache.max_entries, metrics=metrics
+        )
         session = app[keys.HTTP_SESSION]
         ttl, negative_ttl = settings.cache.visitor_ttl, settings.cache.negative_ttl
         visitors = login_users = None
         if settings.zendesk_chat_api is not None:
             visitors = VisitorLookup(
-                chat_client(session, settings.zendesk_chat_api),
+                chat_client(session, settings.zendesk_chat_api, metrics=metrics),
                 cache,
                 ttl=ttl,
                 negative_ttl=negative_ttl,
+                metrics=metrics,
             )
         if settings.zendesk_support_api is not None:
             login_users = LoginUserLookup(
-                support_client(session, settings.zendesk_support_api),
+                support_client(session, settings.zendesk_support_api, metrics=metrics),
                 cache,
                 ttl=ttl,
                 negative_ttl=negative_ttl,
+                metrics=metrics,
             )
 
         async def verify(token: str) -> Identity:

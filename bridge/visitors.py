@@ -53,6 +53,7 @@ from bridge.errors import (
     VendorTimeout,
     VendorUnavailable,
 )
+from bridge.metrics import BreakerState, Metrics
 from bridge.settings import ZendeskChatApiSettings, ZendeskSupportApiSettings
 
 log = logging.getLogger("bridge.visitors")
@@ -111,10 +112,19 @@ class CircuitBreaker:
     """Closed -> (``failures`` consecutive failures) -> open for ``cooldown`` seconds ->
     half-open: one trial call; its success closes the breaker, its failure reopens it."""
 
-    def __init__(self, *, failures: int, cooldown: float, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        failures: int,
+        cooldown: float,
+        clock: Clock = time.monotonic,
+        on_change: Callable[[BreakerState], None] | None = None,
+    ) -> None:
         self._threshold = failures
         self._cooldown = cooldown
         self._clock = clock
+        #: told each new state (for the breaker gauge); half-open is reported when a trial starts
+        self._on_change = on_change
         self._failures = 0
         self._open_until: float | None = None
         self._trial = False
@@ -133,11 +143,15 @@ class CircuitBreaker:
         if now < self._open_until or self._trial:
             raise CircuitOpen(retry_after=_retry_after(self._open_until - now))
         self._trial = True
+        self._changed("half-open")
 
     def success(self) -> None:
+        was_open = self._open_until is not None
         self._failures = 0
         self._open_until = None
         self._trial = False
+        if was_open:
+            self._changed("closed")
 
     def failure(self) -> None:
         self._failures += 1
@@ -145,7 +159,12 @@ class CircuitBreaker:
             if self._open_until is None or not self._trial:
                 log.warning("circuit breaker open for %.0fs", self._cooldown)
             self._open_until = self._clock() + self._cooldown
+            self._changed("open")
         self._trial = False
+
+    def _changed(self, state: BreakerState) -> None:
+        if self._on_change is not None:
+            self._on_change(state)
 
     def abandon(self) -> None:
         """The call ended without a verdict (cancelled): let another trial through."""
@@ -202,8 +221,13 @@ class VendorClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
+        api: str = "zendesk",
     ) -> None:
         self._session = session
+        self._metrics = metrics
+        #: the ``api`` label of this client's metrics (``chat``, ``support``)
+        self.api = api
         self.base_url = base_url.rstrip("/")
         self._authorization = authorization
         self.deadline = deadline
@@ -270,19 +294,24 @@ class VendorClient:
                 except TimeoutError:
                     if deadline.expired():
                         raise
+                    self._count("timeout")
                     raise _Retry(VendorUnavailable(reason="socket_timeout"), None) from None
+            self._count(status)
             result = self._interpret(status, headers, body)
         except TimeoutError:
             outcome = "failure"
+            self._count("timeout")
             raise VendorTimeout(reason="deadline") from None
         except _Retry:
             outcome = "failure"
             raise
         except (aiohttp.ClientSSLError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError):
             outcome = "failure"
+            self._count("protocol_error")
             raise VendorBadResponse(reason="protocol_error") from None
         except aiohttp.ClientConnectionError:
             outcome = "failure"
+            self._count("connection_error")
             raise _Retry(VendorUnavailable(reason="connection_error"), None) from None
         except (VendorBadResponse, NotFound) as exc:
             # a 404 or our own credentials refused: Zendesk is answering, so it is healthy
@@ -299,6 +328,10 @@ class VendorClient:
                 self.breaker.failure()
             else:
                 self.breaker.abandon()
+
+    def _count(self, status: int | str) -> None:
+        if self._metrics is not None:
+            self._metrics.zendesk_answer(self.api, status)
 
     async def _request(
         self, url: str, params: Mapping[str, str] | None
@@ -348,11 +381,33 @@ class VendorClient:
         raise VendorBadResponse(reason=f"vendor_{status}")
 
 
+def _breaker(
+    settings: ZendeskChatApiSettings | ZendeskSupportApiSettings,
+    clock: Clock,
+    metrics: Metrics | None,
+    api: str,
+) -> CircuitBreaker:
+    on_change = None
+    if metrics is not None:
+        metrics.breaker_changed(api, "closed")
+
+        def on_change(state: BreakerState) -> None:
+            metrics.breaker_changed(api, state)
+
+    return CircuitBreaker(
+        failures=settings.breaker_failures,
+        cooldown=settings.breaker_cooldown,
+        clock=clock,
+        on_change=on_change,
+    )
+
+
 def chat_client(
     session: aiohttp.ClientSession,
     settings: ZendeskChatApiSettings,
     *,
     clock: Clock = time.monotonic,
+    metrics: Metrics | None = None,
     **knobs: Any,
 ) -> VendorClient:
     """The Chat REST API client: OAuth Bearer (the only auth that API takes)."""
@@ -363,10 +418,10 @@ def chat_client(
         deadline=settings.deadline,
         max_retries=settings.max_retries,
         max_body_bytes=settings.max_body_bytes,
-        breaker=CircuitBreaker(
-            failures=settings.breaker_failures, cooldown=settings.breaker_cooldown, clock=clock
-        ),
+        breaker=_breaker(settings, clock, metrics, "chat"),
         clock=clock,
+        metrics=metrics,
+        api="chat",
         **knobs,
     )
 
@@ -376,6 +431,7 @@ def support_client(
     settings: ZendeskSupportApiSettings,
     *,
     clock: Clock = time.monotonic,
+    metrics: Metrics | None = None,
     **knobs: Any,
 ) -> VendorClient:
     """The Support API client: ``{email}/token:{token}`` Basic when ``email`` is set, else
@@ -395,10 +451,10 @@ def support_client(
         deadline=settings.deadline,
         max_retries=settings.max_retries,
         max_body_bytes=settings.max_body_bytes,
-        breaker=CircuitBreaker(
-            failures=settings.breaker_failures, cooldown=settings.breaker_cooldown, clock=clock
-        ),
+        breaker=_breaker(settings, clock, metrics, "support"),
         clock=clock,
+        metrics=metrics,
+        api="support",
         **knobs,
     )
 
@@ -437,8 +493,10 @@ class SingleFlight(Generic[T]):
         poll_interval: float = 0.02,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self._cache = cache
+        self._metrics = metrics
         self._kind = kind
         self._encode = encode
         self._decode = decode
@@ -507,6 +565,8 @@ class SingleFlight(Generic[T]):
     ) -> Found[T]:
         key = self._cache.key(self._kind, ident)
         hit = await self._read(key)
+        if self._metrics is not None:
+            self._metrics.cache_lookup(self._kind, hit=hit is not _MISS)
         if hit is not _MISS:
             return Found(hit, "cache")
         lock_key = self._cache.lock_key(self._kind, ident)
@@ -662,6 +722,7 @@ class VisitorLookup:
         negative_ttl: float = 30,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
@@ -675,6 +736,7 @@ class VisitorLookup:
             lock_ttl=client.deadline + 1.0,
             clock=clock,
             sleep=sleep,
+            metrics=metrics,
         )
 
     async def lookup(self, visitor_id: str) -> VisitorVerdict:
@@ -787,6 +849,7 @@ class LoginUserLookup:
         negative_ttl: float = 30,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
@@ -800,6 +863,7 @@ class LoginUserLookup:
             lock_ttl=client.deadline + 1.0,
             clock=clock,
             sleep=sleep,
+            metrics=metrics,
         )
 
     async def lookup(self, login_user_id: str) -> LoginUserLinkage:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bridge.app import create_app
 from bridge.settings import Settings, parse_settings
 
-pytest_plugins = ["tests.redis_server", "tests.fake_zendesk"]
+pytest_plugins = ["tests.redis_server", "tests.fake_zendesk", "tests.redis_topology"]
 
 LOGIN_SECRET = "test-login-secret-0123456789abcdef0123"
 OLD_LOGIN_SECRET = "test-old-login-secret-0123456789abcdef"

@@ -1,0 +1,187 @@
+"""``/metrics`` through HTTP: what each kind of request adds to the Prometheus exposition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bridge.settings import Settings
+from tests.conftest import SUB, AppClient, ClientFactory, login_token, settings
+from tests.fake_zendesk import CHAT_TOKEN, FakeZendesk, Reply
+from tests.redis_server import RedisServer, free_port, unique_prefix
+from tests.test_api_visitors import AUTH, LINKED, STAFF_KEY
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+TOKEN_ROUTE = "/v1/targets/{name}/token"
+
+
+def parse(text: str) -> Samples:
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+async def scrape(client: AppClient, path: str = "/metrics") -> Samples:
+    async with client.get(path) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        return parse(await response.text())
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def cookie(token: str) -> dict[str, str]:
+    return {"Cookie": f"token={token}"}
+
+
+def lookup_settings(fake: FakeZendesk, **chat: Any) -> Settings:
+    return settings(
+        staff={"api_keys": [{"value": STAFF_KEY}]},
+        zendesk_chat_api={"base_url": fake.chat_url, "token": {"value": CHAT_TOKEN}, **chat},
+    )
+
+
+async def test_requests_are_counted_by_route_pattern_method_and_status(client: AppClient) -> None:
+    for _ in range(2):
+        assert (await client.get("/v1/targets/messaging/token", headers=cookie(login_token()))).ok
+    assert (await client.post("/v1/targets/freshdesk/token")).status == 401
+    assert (await client.get("/v1/targets/no-such-target/token")).status == 404
+    assert (await client.get("/no/such/path/secret-looking-path")).status == 404
+
+    samples = await scrape(client)
+    requests = "bridge_http_requests_total"
+    assert value(samples, requests, route=TOKEN_ROUTE, method="GET", status="200") == 2
+    assert value(samples, requests, route=TOKEN_ROUTE, method="POST", status="401") == 1
+    assert value(samples, requests, route=TOKEN_ROUTE, method="GET", status="404") == 1
+    assert value(samples, requests, route="(unmatched)", method="GET", status="404") == 1
+    histogram = "bridge_http_request_duration_seconds"
+    assert value(samples, f"{histogram}_count", route=TOKEN_ROUTE) == 4
+    assert value(samples, f"{histogram}_bucket", route=TOKEN_ROUTE, le="+Inf") == 4
+    assert value(samples, f"{histogram}_sum", route=TOKEN_ROUTE) > 0
+    # label values are patterns and names from the config, never the request's own path
+    text = await (await client.get("/metrics")).text()
+    assert "secret-looking-path" not in text
+    assert "no-such-target" not in text
+    assert 'route="/v1/targets/messaging/token"' not in text
+
+
+async def test_tokens_minted_are_counted_by_target(client: AppClient) -> None:
+    token = login_token()
+    assert (await client.get("/generate/token", headers=cookie(token))).status == 200
+    for _ in range(3):
+        assert (await client.get("/v1/targets/zipchat/token", headers=cookie(token))).ok
+    assert (await client.get("/v1/targets/zipchat/token")).status == 401  # not minted
+
+    samples = await scrape(client)
+    assert value(samples, "bridge_tokens_minted_total", target="chat") == 1
+    assert value(samples, "bridge_tokens_minted_total", target="zipchat") == 3
+    assert value(samples, "bridge_tokens_minted_total", target="messaging") == 0
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, "00-00"),
+        (login_token(ttl=-3600), "expired"),
+        (login_token("wrong-secret-0123456789abcdef0123456789"), "bad_signature"),
+        (login_token(sub=None), "no_sub"),
+        ("not.a.jwt", "bad_base64"),
+        (login_token(email=None), "00-03"),
+    ],
+)
+async def test_verification_failures_are_counted_by_reason(
+    client: AppClient, token: str | None, reason: str
+) -> None:
+    headers = cookie(token) if token is not None else {}
+    response = await client.get("/generate/token", headers=headers)
+    assert response.status in (401, 422)
+    samples = await scrape(client)
+    failures = {
+        dict(labels)["reason"]: count
+        for (name, labels), count in samples.items()
+        if name == "bridge_token_verification_failures_total"
+    }
+    assert failures == {reason: 1}
+
+
+async def test_staff_lookups_count_cache_hits_misses_and_zendesk_answers(
+    make_client: ClientFactory, fake_zendesk: FakeZendesk
+) -> None:
+    client = await make_client(lookup_settings(fake_zendesk))
+    for visitor in (LINKED, LINKED, LINKED, "9855790.nobody"):
+        async with client.get(f"/v1/visitors/{visitor}", headers=AUTH) as response:
+            assert response.status in (200, 404)
+
+    samples = await scrape(client)
+    assert value(samples, "bridge_cache_lookups_total", kind="visitor", result="miss") == 2
+    assert value(samples, "bridge_cache_lookups_total", kind="visitor", result="hit") == 2
+    assert value(samples, "bridge_zendesk_requests_total", api="chat", status="200") == 1
+    assert value(samples, "bridge_zendesk_requests_total", api="chat", status="404") == 1
+    assert value(samples, "bridge_zendesk_breaker_state", api="chat") == 0
+
+
+async def test_breaker_state_shows_an_open_circuit(
+    make_client: ClientFactory, fake_zendesk: FakeZendesk
+) -> None:
+    client = await make_client(
+        lookup_settings(fake_zendesk, max_retries=0, breaker_failures=2, breaker_cooldown=600)
+    )
+    fake_zendesk.then(Reply(503), Reply(502))
+    for visitor in ("9855790.a", "9855790.b", "9855790.c"):
+        async with client.get(f"/v1/visitors/{visitor}", headers=AUTH) as response:
+            assert response.status == 503
+    samples = await scrape(client)
+    assert value(samples, "bridge_zendesk_breaker_state", api="chat") == 2
+    assert value(samples, "bridge_zendesk_requests_total", api="chat", status="503") == 1
+    assert value(samples, "bridge_zendesk_requests_total", api="chat", status="502") == 1
+    assert len(fake_zendesk.requests) == 2  # the third was answered by the open breaker
+
+
+async def test_redis_availability_follows_the_server(
+    make_client: ClientFactory, killable_redis: RedisServer
+) -> None:
+    redis = {"url": killable_redis.url, "key_prefix": unique_prefix(), "breaker_cooldown": 0}
+    client = await make_client(settings(redis=redis))
+    assert (await client.get("/readyz")).status == 200
+    assert value(await scrape(client), "bridge_redis_up") == 1
+    killable_redis.kill()
+    assert (await client.get("/readyz")).status == 503
+    assert value(await scrape(client), "bridge_redis_up") == 0
+    killable_redis.start()
+    assert (await client.get("/readyz")).status == 200
+    assert value(await scrape(client), "bridge_redis_up") == 1
+
+
+async def test_without_redis_there_is_no_redis_up_series(client: AppClient) -> None:
+    samples = await scrape(client)
+    assert not any(name == "bridge_redis_up" for name, _ in samples)
+
+
+async def test_metrics_can_have_a_port_of_their_own(make_client: ClientFactory) -> None:
+    port = free_port()
+    client = await make_client(settings(metrics={"port": port, "path": "/internal/metrics"}))
+    assert (await client.get("/metrics")).status == 404
+    assert (await client.get("/internal/metrics")).status == 404
+    assert (await client.get("/generate/token")).status == 401
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/internal/metrics") as response,
+    ):
+        assert response.status == 200
+        samples = parse(await response.text())
+    assert value(samples, "bridge_token_verification_failures_total", reason="00-00") == 1
+
+
+async def test_metrics_can_be_turned_off(make_client: ClientFactory) -> None:
+    client = await make_client(settings(metrics={"enabled": False}))
+    assert (await client.get("/metrics")).status == 404
+    response = await client.get("/generate/token", headers=cookie(login_token()))
+    assert response.status == 200
+    assert SUB not in (await response.text())
