@@ -112,11 +112,19 @@ class KeySet:
         self._attempted_at: float | None = None  # last fetch, successful or not
         self._fetches = 0  # fetches finished, successful or not
         self._lock = asyncio.Lock()
+        #: bumped by every successful refresh, so that results verified with older keys
+        #: (the verifier's cache) are not trusted past a change of keys
+        self.generation = 0
 
     @property
     def loaded(self) -> bool:
         """Whether a fetch has ever succeeded."""
         return self._loaded_at is not None
+
+    @property
+    def fresh(self) -> bool:
+        """Loaded and younger than ``cache_ttl``: no refresh is due."""
+        return self._loaded_at is not None and self._clock() - self._loaded_at < self._cache_ttl
 
     async def keys_for(self, kid: str | None) -> list[Any]:
         """The key named ``kid`` (``[]`` if unknown), or every key when ``kid`` is None."""
@@ -162,6 +170,7 @@ class KeySet:
             finally:
                 self._fetches += 1
             self._by_kid, self._keys, self._loaded_at = by_kid, keys, started
+            self.generation += 1
             logger.info("loaded %d %s keys of the login system", len(keys), self.family)
 
     async def _fetch(self) -> Any:

@@ -220,6 +220,8 @@ class UpstreamSettings(_Model):
         default_factory=lambda: ["name", "username", "email"], min_length=1
     )
     max_token_bytes: int = Field(default=8192, ge=512, le=65536)
+    #: verified tokens remembered (exact token string, until its exp); 0 turns it off
+    verify_cache_size: int = Field(default=20000, ge=0, le=1_000_000)
     keys_cache_ttl: int = Field(default=600, ge=10, le=86400)
     keys_refresh_cooldown: int = Field(default=30, ge=1, le=3600)
     keys_timeout: float = Field(default=5.0, gt=0, le=60)

@@ -12,12 +12,21 @@ zipchat              RS256  email, first_name, last_name, additional_attributes 
 ===================  =====  ==================================================  ========  ======
 
 A configured ``ttl`` above the limit is clamped to it (``Signer.clamped`` says so, and
-``bridge check-config`` prints it). Every call signs afresh with the current time.
+``bridge check-config`` prints it). Every call signs with the current time; a second call for
+the same verified identity within the same second gets the token already made in that second,
+which is the same bytes a new signature would give.
+
+Tokens are encoded here rather than through ``jwt.encode``: the header segment is fixed per
+signer and computed once, the payload is compact JSON, and HS256 is one ``hmac.digest`` call
+(PyJWT re-checks the key's format and rebuilds the header on every call, most of the cost of
+a token request). The tests verify every kind of token independently of this code.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import time
 from abc import ABC, abstractmethod
@@ -25,7 +34,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import jwt
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from jwt.algorithms import RSAAlgorithm
 
 from bridge.errors import EmailMissing
@@ -43,10 +54,27 @@ from bridge.upstream import Identity
 Clock = Callable[[], float]
 
 
+#: same-second reuse: at most this many identities are remembered within one second
+_RECENT_MAX = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class MintedToken:
     token: str
     expires_at: int | None
+
+
+def b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def header_segment(header: Mapping[str, str]) -> bytes:
+    """The base64url JOSE header, serialised as PyJWT does (compact, sorted keys)."""
+    return b64url(orjson.dumps(dict(header), option=orjson.OPT_SORT_KEYS))
+
+
+def payload_segment(claims: Mapping[str, Any]) -> bytes:
+    return b64url(orjson.dumps(claims))
 
 
 class Signer(ABC):
@@ -72,13 +100,25 @@ class Signer(ABC):
         self.clamped = wanted > self.max_ttl
         self.name_claims = tuple(name_claims)
         self._clock = clock
+        self._second = -1
+        # id(identity) -> (identity, token) minted in self._second; holding the identity keeps
+        # its id from being reused while the entry lives
+        self._recent: dict[int, tuple[Identity, MintedToken]] = {}
 
     def sign(self, identity: Identity) -> MintedToken:
         if self.needs_email and identity.email is None:
             raise EmailMissing()
         now = int(self._clock())
+        if now != self._second or len(self._recent) >= _RECENT_MAX:
+            self._second = now
+            self._recent = {}
+        recent = self._recent.get(id(identity))
+        if recent is not None and recent[0] is identity:
+            return recent[1]
         claims = self.claims(identity, now)
-        return MintedToken(self._encode(claims), claims.get("exp"))
+        minted = MintedToken(self._encode(claims), claims.get("exp"))
+        self._recent[id(identity)] = (identity, minted)
+        return minted
 
     @abstractmethod
     def claims(self, identity: Identity, now: int) -> dict[str, Any]:
@@ -108,10 +148,12 @@ class _HmacSigner(Signer):
     ) -> None:
         super().__init__(name, ttl=ttl, name_claims=name_claims, clock=clock)
         self._secret = secret
-        self._headers = dict(headers) if headers else None
+        self._header = header_segment({"alg": "HS256", "typ": "JWT", **(headers or {})})
 
     def _encode(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self._secret.reveal(), algorithm="HS256", headers=self._headers)
+        signing_input = self._header + b"." + payload_segment(claims)
+        signature = hmac.digest(self._secret.reveal(), signing_input, "sha256")
+        return (signing_input + b"." + b64url(signature)).decode("ascii")
 
 
 class ZendeskChatSigner(_HmacSigner):
@@ -197,8 +239,7 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     canonical = json.dumps(
         {"e": jwk["e"], "kty": jwk["kty"], "n": jwk["n"]}, separators=(",", ":"), sort_keys=True
     )
-    digest = hashlib.sha256(canonical.encode()).digest()
-    return jwt.utils.base64url_encode(digest).decode()
+    return b64url(hashlib.sha256(canonical.encode()).digest()).decode()
 
 
 class ZipchatSigner(Signer):
@@ -226,6 +267,7 @@ class ZipchatSigner(Signer):
         self.__key = load_rsa_private_key(private_key_pem)
         jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self.__key.public_key(), as_dict=True)
         self.key_id = key_id or jwk_thumbprint(jwk)
+        self._header = header_segment({"alg": "RS256", "typ": "JWT", "kid": self.key_id})
         self._jwk = {**jwk, "kid": self.key_id, "alg": "RS256", "use": "sig"}
         self.additional_attributes = tuple(additional_attributes)
         self.first_name_claim = first_name_claim
@@ -261,7 +303,9 @@ class ZipchatSigner(Signer):
         return claims
 
     def _encode(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.__key, algorithm="RS256", headers={"kid": self.key_id})
+        signing_input = self._header + b"." + payload_segment(claims)
+        signature = self.__key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return (signing_input + b"." + b64url(signature)).decode("ascii")
 
     def public_jwk(self) -> dict[str, Any]:
         return dict(self._jwk)

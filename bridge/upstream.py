@@ -229,10 +229,47 @@ class Verifier:
         )
         self._leeway = settings.leeway
         self._max_token = settings.max_token_bytes
+        # token string -> (identity, key-set generation); insertion-ordered, oldest evicted
+        self._cache: dict[str, tuple[Identity, int]] = {}
+        self._cache_size = settings.verify_cache_size
 
     async def verify(self, token: str) -> Identity:
         """The identity in ``token``; raise ``TokenInvalid``, ``SubjectMissing`` or
-        ``KeysUnavailable`` (RS/PS/ES keys never fetched)."""
+        ``KeysUnavailable`` (RS/PS/ES keys never fetched).
+
+        A token that verified before is answered from a bounded cache: the same string under
+        the same configuration (the cache belongs to this verifier) and the same keys gives the
+        same identity, except for expiry, which is checked again on every hit exactly as a full
+        verification would. Failures are never cached.
+        """
+        cached = self._cache.get(token)
+        keyset = self._keyset
+        generation = 0 if keyset is None else keyset.generation
+        if cached is not None:
+            identity, cached_generation = cached
+            if (
+                identity.expires_at > self._clock() - self._leeway
+                and cached_generation == generation
+                # keys due for a refresh: take the full path, which refreshes them, so that a
+                # revoked key stops working as soon as it would without this cache
+                and (keyset is None or keyset.fresh)
+            ):
+                return identity
+            del self._cache[token]
+        identity = await self._verify(token)
+        if self._cache_size:
+            if len(self._cache) >= self._cache_size:
+                del self._cache[next(iter(self._cache))]
+            # the generation seen before the check: a refresh during it makes this entry stale
+            self._cache[token] = (identity, generation)
+        return identity
+
+    @property
+    def cached(self) -> int:
+        """How many verified tokens are remembered now."""
+        return len(self._cache)
+
+    async def _verify(self, token: str) -> Identity:
         if not isinstance(token, str) or not token:
             raise TokenInvalid(reason="malformed")
         if len(token) > self._max_token:

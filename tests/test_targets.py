@@ -205,3 +205,59 @@ def test_settings_repr_holds_no_secret() -> None:
     for secret in (CHAT_SECRET, MESSAGING_SECRET, FRESHDESK_SECRET):
         assert secret not in text
     assert "PRIVATE KEY" not in text
+
+
+class CountingChatSigner(ZendeskChatSigner):
+    encoded = 0
+
+    def _encode(self, claims: dict[str, Any]) -> str:
+        self.encoded += 1
+        return super()._encode(claims)
+
+
+def counting_signer(clock: Clock) -> CountingChatSigner:
+    from bridge.settings import Secret
+
+    return CountingChatSigner(
+        "chat", secret=Secret(CHAT_SECRET.encode(), "value"), ttl=None,
+        name_claims=["name", "email"], clock=clock,
+    )  # fmt: skip
+
+
+def test_same_identity_in_the_same_second_reuses_the_token() -> None:
+    clock = Clock(NOW + 0.1)
+    signer = counting_signer(clock)
+    who = identity()
+    first = signer.sign(who)
+    clock.now = NOW + 0.9
+    assert signer.sign(who) == first
+    assert signer.encoded == 1
+    clock.now = NOW + 1
+    assert parts(signer.sign(who).token)[1]["iat"] == NOW + 1
+    assert signer.encoded == 2
+
+
+def test_another_identity_in_the_same_second_is_signed_for_itself() -> None:
+    signer = counting_signer(Clock())
+    first = signer.sign(identity())
+    other = Identity(sub="someone-else", email=EMAIL, claims={}, expires_at=NOW + 60)
+    second = signer.sign(other)
+    assert signer.encoded == 2
+    assert parts(second.token)[1]["external_id"] == "someone-else"
+    assert parts(first.token)[1]["external_id"] == SUB
+
+
+def test_hs256_tokens_are_byte_for_byte_what_pyjwt_makes() -> None:
+    import jwt
+
+    chat, messaging = signers()["chat"], signers()["messaging"]
+    who = identity(name="Ann Lee")
+    assert chat.sign(who).token == jwt.encode(chat.claims(who, NOW), CHAT_SECRET, "HS256")
+    assert messaging.sign(who).token == jwt.encode(
+        messaging.claims(who, NOW), MESSAGING_SECRET, "HS256", headers={"kid": MESSAGING_KEY_ID}
+    )
+
+
+def test_non_ascii_names_survive_encoding() -> None:
+    token = signers()["chat"].sign(identity(name="Zoë Ødegård 王")).token
+    assert verify_hs256(token, CHAT_SECRET)[1]["name"] == "Zoë Ødegård 王"
