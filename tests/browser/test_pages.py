@@ -99,7 +99,8 @@ async def test_demo_sign_in_without_email_shows_which_targets_need_one(
     # every card settles: messaging signs, the others show the new 422 (not the earlier 401)
     await page.wait_for_function(
         """() => [...document.querySelectorAll("article.target")].every((c) =>
-            c.dataset.target === "messaging" ? c.dataset.state === "ok" : c.dataset.code === "00-03")
+            c.dataset.target === "messaging"
+                ? c.dataset.state === "ok" : c.dataset.code === "00-03")
         """
     )
     shown = await cards(page)
