@@ -18,7 +18,7 @@ from bridge import handlers, keys
 from bridge.keysets import KeySet
 from bridge.log import access_middleware, install_redaction
 from bridge.metrics import Metrics, metrics_handler, metrics_server
-from bridge.middlewares import error_middleware, headers_middleware
+from bridge.middlewares import error_middleware
 from bridge.pages import setup_pages
 from bridge.settings import Settings
 from bridge.staff import setup_staff
@@ -96,7 +96,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app = web.Application(
         middlewares=[
             access_middleware(metrics, log_requests=settings.log.access),
-            headers_middleware,
             error_middleware,
         ],
         client_max_size=server.max_body_bytes,

@@ -22,13 +22,14 @@ sensitive key names and masks anything shaped like a JWT.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 import time
-from collections.abc import MutableMapping
-from typing import Any, Literal, TextIO
+from collections.abc import Callable, MutableMapping
+from typing import Any, BinaryIO, Literal, TextIO
 
 import orjson
 import structlog
@@ -128,8 +129,38 @@ def install_redaction() -> None:
 # --- set-up ------------------------------------------------------------------------------
 
 LogFormat = Literal["auto", "json", "console"]
+
+#: writes one access event as a JSON line; set by ``configure_logging`` in JSON mode. The
+#: access line is written once per request, so it skips structlog's per-call machinery (a
+#: bound-logger proxy, a context copy, a processor chain: ~3/4 of a line's cost) but goes
+#: through the same steps: level, timestamp, ``redact``, orjson.
+_access_writer: Callable[[dict[str, Any]], None] | None = None
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}  # fmt: skip
+
+
+def _json_line_writer(
+    out: TextIO, timestamper: _Timestamp, level: int
+) -> Callable[[dict[str, Any]], None]:
+    if level > logging.INFO:
+        return lambda event: None  # access lines are info lines
+    binary: BinaryIO | None = getattr(out, "buffer", None)
+    if binary is None:
+        return lambda event: _write_text(out, timestamper, event)
+
+    # the same rendering as structlog's set-up below: orjson bytes, or json text on a text stream
+    def write_bytes(event: dict[str, Any]) -> None:
+        event["level"] = "info"
+        binary.write(orjson.dumps(redact(None, "info", timestamper(None, "info", event))) + b"\n")
+        binary.flush()
+
+    return write_bytes
+
+
+def _write_text(out: TextIO, timestamper: _Timestamp, event: dict[str, Any]) -> None:
+    event["level"] = "info"
+    out.write(json.dumps(redact(None, "info", timestamper(None, "info", event))) + "\n")
+    out.flush()
 
 
 def configure_logging(
@@ -137,9 +168,11 @@ def configure_logging(
 ) -> None:
     """JSON lines (or console text) on ``stream`` (stdout) for structlog and stdlib alike."""
     out = stream if stream is not None else sys.stdout
+    global _access_writer
     console = format == "console" or (format == "auto" and out.isatty())
     numeric = _LEVELS.get(level, logging.INFO)
     timestamper = _Timestamp()
+    _access_writer = None if console else _json_line_writer(out, timestamper, numeric)
     # the access line is written per request: orjson and a bytes logger where possible (the
     # set-up structlog's documentation gives for speed); text streams get str lines
     renderer: Any
@@ -249,18 +282,23 @@ def access_middleware(metrics: Metrics | None, *, log_requests: bool = True) -> 
                     elif reason is not None:
                         metrics.verification_failed(reason)
             if log_requests and (status >= 400 or route not in PROBE_ROUTES):
-                logger.info(
-                    "request",
-                    logger="bridge.access",
-                    request_id=request_id,
-                    method=method,
-                    route=route,
-                    status=status,
-                    duration_ms=round(seconds * 1000, 3),
-                    target=target,
-                    subject=request.get(SUBJECT),
-                    reason=reason,
-                    pid=pid,
-                )
+                event = {
+                    "event": "request",
+                    "logger": "bridge.access",
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "target": target,
+                    "subject": request.get(SUBJECT),
+                    "reason": reason,
+                    "pid": pid,
+                }
+                write = _access_writer
+                if write is not None:
+                    write(event)
+                else:  # console format, or logging never configured: structlog as usual
+                    logger.info(**event)
 
     return middleware
