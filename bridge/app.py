@@ -18,6 +18,7 @@ from bridge import handlers, keys
 from bridge.keysets import KeySet
 from bridge.log import install_redaction
 from bridge.middlewares import error_middleware, headers_middleware
+from bridge.ratelimit import setup_rate_limits
 from bridge.settings import Settings
 from bridge.staff import setup_staff
 from bridge.targets import build_signers
@@ -102,6 +103,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 
     # staff lookup (visitors, login-user linkage, the cache): wired by bridge.staff.setup_staff
     setup_staff(app, settings)
+    # abuse limits for the token endpoints and the lookups (in process, or shared via Redis)
+    setup_rate_limits(app, settings)
 
     _setup_cors(app, settings, token_routes)
     return app

@@ -7,7 +7,9 @@ from aiohttp import hdrs, web
 from bridge import keys
 from bridge.cookies import read_cookie
 from bridge.errors import TargetNotFound
+from bridge.fetchmeta import check_fetch_metadata
 from bridge.log import SUBJECT, TARGET
+from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
 from bridge.targets import MintedToken, Signer
 
 JWT_CONTENT_TYPE = "application/jwt"
@@ -16,9 +18,13 @@ JWT_CONTENT_TYPE = "application/jwt"
 async def _mint(request: web.Request, signer: Signer) -> MintedToken:
     request[TARGET] = signer.name
     settings = request.app[keys.SETTINGS]
+    check_fetch_metadata(request.headers, settings.cors.origins)
+    limits = request.app[keys.RATE_LIMITS]
+    await limits.check_address(request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, ()))
     token = read_cookie(request.headers.getall(hdrs.COOKIE, ()), settings.upstream.cookie)
     identity = await request.app[keys.VERIFIER].verify(token)
     request[SUBJECT] = identity.sub
+    await limits.check(SUBJECT_LIMIT, identity.sub)
     return signer.sign(identity)
 
 

@@ -17,6 +17,7 @@ from bridge.targets import Signer
 from bridge.upstream import Verifier
 
 if TYPE_CHECKING:  # bridge.staff reads these keys, so it cannot be imported from here
+    from bridge.ratelimit import RateLimits
     from bridge.staff import StaffServices
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,3 +29,5 @@ SIGNERS = web.AppKey("signers", dict[str, Signer])
 CACHE = web.AppKey("cache", Cache)
 #: staff auth and the Zendesk lookup services (set by ``bridge.staff``)
 STAFF: web.AppKey[StaffServices] = web.AppKey("staff")
+#: the abuse limits (set by ``bridge.ratelimit.setup_rate_limits``)
+RATE_LIMITS: web.AppKey[RateLimits] = web.AppKey("rate_limits")
