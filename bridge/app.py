@@ -18,6 +18,7 @@ from bridge import handlers, keys
 from bridge.keysets import KeySet
 from bridge.log import install_redaction
 from bridge.middlewares import error_middleware, headers_middleware
+from bridge.protocol import install_safe_parse_errors
 from bridge.ratelimit import setup_rate_limits
 from bridge.settings import Settings
 from bridge.staff import setup_staff
@@ -79,6 +80,7 @@ def _setup_cors(app: web.Application, settings: Settings, routes: list[web.Abstr
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     install_redaction()
+    install_safe_parse_errors()  # aiohttp's own 400s would quote the Cookie line
     app = web.Application(
         middlewares=[headers_middleware, error_middleware],
         client_max_size=64 * 1024,
