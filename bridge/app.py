@@ -15,6 +15,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from bridge import handlers, keys
+from bridge.drain import Drain
 from bridge.keysets import KeySet
 from bridge.log import install_redaction
 from bridge.middlewares import error_middleware, headers_middleware
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         handler_args={"max_field_size": settings.upstream.max_token_bytes + HEADER_MARGIN},
     )
     app[keys.SETTINGS] = settings
+    app[keys.DRAIN] = Drain()  # set on SIGTERM by bridge.drain when serving
     app[keys.SIGNERS] = build_signers(settings, clock=clock)
     app.cleanup_ctx.append(_http_session(settings))
     app.cleanup_ctx.append(_verifier(settings))

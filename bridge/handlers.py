@@ -64,6 +64,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready unless a configured Redis is unreachable (the token path never needs it)."""
+    if request.app[keys.DRAIN].active:
+        return web.json_response(
+            {"status": "draining", "code": "draining",
+             "description": "This instance is shutting down"},
+            status=503,
+        )  # fmt: skip
     cache = request.app.get(keys.CACHE)
     if cache is not None and not await cache.ping():
         return web.json_response(

@@ -17,6 +17,7 @@ from bridge.targets import Signer
 from bridge.upstream import Verifier
 
 if TYPE_CHECKING:  # bridge.staff reads these keys, so it cannot be imported from here
+    from bridge.drain import Drain
     from bridge.ratelimit import RateLimits
     from bridge.staff import StaffServices
 
@@ -31,3 +32,5 @@ CACHE = web.AppKey("cache", Cache)
 STAFF: web.AppKey[StaffServices] = web.AppKey("staff")
 #: the abuse limits (set by ``bridge.ratelimit.setup_rate_limits``)
 RATE_LIMITS: web.AppKey[RateLimits] = web.AppKey("rate_limits")
+#: set on SIGTERM while the process drains (``bridge.drain``)
+DRAIN: web.AppKey[Drain] = web.AppKey("drain")

@@ -43,12 +43,15 @@ def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool)
     # once serving, run_app's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
     from bridge.app import create_app
+    from bridge.drain import drain_on_sigterm
     from bridge.log import AccessLogger, access_log, configure_logging
 
     configure_logging()
     settings = with_server(load_settings(path), host, port)
+    app = create_app(settings)
+    drain_on_sigterm(app, settings.server.drain_seconds)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.server.host,
         port=settings.server.port,
         reuse_port=reuse_port or None,

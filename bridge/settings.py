@@ -189,6 +189,8 @@ def _family_of(info: ValidationInfo) -> str | None:
 class ServerSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
+    #: on SIGTERM, seconds of serving with ``Connection: close`` and /readyz 503 before stopping
+    drain_seconds: float = Field(default=2.0, ge=0, le=120)
 
 
 class UpstreamSettings(_Model):
