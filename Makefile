@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck pytest redis-server clean
+.PHONY: run test lint typecheck pytest redis-server clean audit chaos
 
 $(BIN)/bridge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ redis-server:
 	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
 lint: $(BIN)/bridge
-	$(BIN)/ruff check bridge tests
-	$(BIN)/ruff format --check bridge tests
+	$(BIN)/ruff check bridge tests scripts
+	$(BIN)/ruff format --check bridge tests scripts
 
 typecheck: $(BIN)/bridge
 	$(BIN)/mypy
@@ -34,6 +34,15 @@ pytest: $(BIN)/bridge redis-server
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Known vulnerabilities in the installed dependencies; scripts/audit.py says how it decides.
+audit: $(BIN)/bridge
+	$(BIN)/python -m scripts.audit
+
+# Short chaos runs (Redis killed, Zendesk failing and hanging, SIGTERM) and a 45 s soak against
+# real gateway processes on 127.0.0.1. The full ones: $(BIN)/python -m scripts.chaos all
+chaos: $(BIN)/bridge redis-server
+	$(BIN)/python -m scripts.chaos all --ci
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
