@@ -10,7 +10,7 @@ CONFIG ?= config.example.yaml
 
 $(BIN)/bridge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools  # the venv's bundled setuptools has known CVEs
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 

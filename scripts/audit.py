@@ -85,6 +85,9 @@ def audit(
                 result.vulnerable.append(f"{name} {dependency['version']}: {vuln['id']}")
             continue
         version = installed_version(dependency["skip_reason"])
+        if version is None:  # skipped on purpose: the project itself, installed editable
+            result.notes.append(f"{name}: {dependency['skip_reason']}")
+            continue
         try:
             latest, vulns = lookup(name)
         except (urllib.error.URLError, TimeoutError, KeyError, ValueError) as exc:
@@ -108,6 +111,8 @@ def main() -> int:
     audited, vulnerable, unaudited = result.audited, result.vulnerable, result.unaudited
     print(f"dependency audit: {len(audited)} packages audited, ", end="")
     print(f"{len(vulnerable)} known vulnerabilities, {len(unaudited)} not audited")
+    for line in result.notes:
+        print(f"  skipped     {line}")
     for line in result.vulnerable:
         print(f"  VULNERABLE  {line}")
     if result.unaudited:

@@ -50,9 +50,11 @@ def test_skipped_packages_fall_back_to_the_latest_release_data() -> None:
             skipped("withdrawn", "1.0"),
             skipped("clean", "1.0"),  # not the latest: the project data says nothing about it
             skipped("offline", "1.0"),
+            {"name": "bridge", "skip_reason": "distribution marked as editable"},
         ]
     }
     result = audit(report, ignore=set(), lookup=lookup)
     assert result.audited == ["clean", "ecdsa", "withdrawn"]
     assert result.vulnerable == ["ecdsa 0.19.2: PYSEC-2026-1325 (fixed in no fix yet)"]
     assert result.unaudited == ["clean 1.0 (latest is 2.0)", "offline (URLError)"]
+    assert result.notes == ["bridge: distribution marked as editable"]  # never looked up
