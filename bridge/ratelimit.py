@@ -29,6 +29,7 @@ is the client (hops to its left are the client's own words). IPv6 clients are co
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import math
@@ -237,33 +238,37 @@ class ClientAddresses:
     def __init__(self, trusted_proxies: Sequence[IPNetwork] = (), *, ipv6_prefix: int = 64) -> None:
         self._trusted = tuple(trusted_proxies)
         self._ipv6_prefix = ipv6_prefix
+        # parsing is most of the cost, and the same few proxies and clients come back: remember
+        # (bounded) what each address text means
+        self._hop = functools.lru_cache(maxsize=4096)(self._classify)
 
-    def _is_trusted(self, address: IPAddress) -> bool:
-        return any(address in network for network in self._trusted)
-
-    def _bucket(self, address: IPAddress) -> str:
+    def _classify(self, text: str) -> tuple[str | None, bool]:
+        """(the count's key, is a trusted proxy) for an address text; (None, False) if none."""
+        address = _parse_ip(text)
+        if address is None:
+            return None, False
+        trusted = any(address in network for network in self._trusted)
         if isinstance(address, ipaddress.IPv4Address):
-            return str(address)
-        network = ipaddress.IPv6Network((address, self._ipv6_prefix), strict=False)
-        return str(network)
+            return str(address), trusted
+        return str(ipaddress.IPv6Network((address, self._ipv6_prefix), strict=False)), trusted
 
     def resolve(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
         if not self._trusted and peer and ":" not in peer:
             return peer  # the common case, an IPv4 peer and no proxies: no parsing at all
-        address = _parse_ip(peer) if peer else None
-        if address is None:
+        client, trusted = self._hop(peer) if peer else (None, False)
+        if client is None:
             return "unknown"  # a unix socket: every client shares one count
-        if not forwarded_for or not self._is_trusted(address):
-            return self._bucket(address)
+        if not forwarded_for or not trusted:
+            return client
         hops = [hop for header in forwarded_for for hop in header.split(",")]
         for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
-            parsed = _parse_ip(hop)
-            if parsed is None:
+            found, trusted = self._hop(hop.strip())
+            if found is None:
                 break  # garbage: count by the last proxy that we trust
-            address = parsed
-            if not self._is_trusted(parsed):
+            client = found
+            if not trusted:
                 break
-        return self._bucket(address)
+        return client
 
 
 class RateLimits:
