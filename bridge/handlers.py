@@ -6,9 +6,10 @@ from aiohttp import hdrs, web
 
 from bridge import keys
 from bridge.cookies import read_cookie
-from bridge.errors import TargetNotFound
+from bridge.errors import TargetNotFound, TokenError
 from bridge.fetchmeta import check_fetch_metadata
 from bridge.log import SUBJECT, TARGET
+from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
 from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
 from bridge.targets import MintedToken, Signer
 
@@ -20,11 +21,17 @@ async def _mint(request: web.Request, signer: Signer) -> MintedToken:
     settings = request.app[keys.SETTINGS]
     check_fetch_metadata(request.headers, settings.cors.origins)
     limits = request.app[keys.RATE_LIMITS]
-    await limits.check_address(request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, ()))
-    token = read_cookie(request.headers.getall(hdrs.COOKIE, ()), settings.upstream.cookie)
-    identity = await request.app[keys.VERIFIER].verify(token)
+    forwarded = request.headers.getall(hdrs.X_FORWARDED_FOR, ())
+    address = limits.client_address(request.remote, forwarded)
+    try:
+        token = read_cookie(request.headers.getall(hdrs.COOKIE, ()), settings.upstream.cookie)
+        identity = await request.app[keys.VERIFIER].verify(token)
+    except TokenError:
+        await limits.check(ADDRESS_LIMIT, address)  # failed attempts count (and may be a 429)
+        raise
     request[SUBJECT] = identity.sub
-    await limits.check(SUBJECT_LIMIT, identity.sub)
+    # both limits in one check: one Redis round trip when they are shared
+    await limits.check_all([(ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub)])
     return signer.sign(identity)
 
 

@@ -88,9 +88,15 @@ class RateLimitCounters:
     fail_open: Counter[str] = field(default_factory=Counter)
 
 
+#: one check: (limit name, client id, rate)
+Check = tuple[str, str, Rate]
+
+
 class Backend(Protocol):
-    async def hit(self, limit: str, ident: str, rate: Rate) -> float | None:
-        """Seconds to wait (0.0: allowed and counted), or None when the state is unreachable."""
+    async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
+        """All or nothing: ``(0.0, -1)`` when every check passes (each is then counted), else
+        ``(seconds to wait, index of the check that refused)`` and nothing is counted; None
+        when the state is unreachable."""
 
     async def close(self) -> None: ...
 
@@ -106,11 +112,16 @@ class MemoryGcra:
     def tracked(self, limit: str) -> int:
         return len(self._tables.get(limit, ()))
 
-    def hit_now(self, limit: str, ident: str, rate: Rate) -> float:
-        now = self._clock()
+    def _table(self, limit: str) -> dict[str, float]:
         table = self._tables.get(limit)
         if table is None:
             table = self._tables[limit] = {}
+        return table
+
+    def hit_now(self, limit: str, ident: str, rate: Rate) -> float:
+        """One check; seconds to wait (0.0: allowed and counted)."""
+        now = self._clock()
+        table = self._table(limit)
         tat = table.pop(ident, now)  # re-inserted below: the dict's order is least recent first
         new_tat = (tat if tat > now else now) + rate.interval
         wait = new_tat - now - rate.tolerance
@@ -122,6 +133,28 @@ class MemoryGcra:
             self._evict(table, now)
         return 0.0
 
+    def hit_many_now(self, checks: Sequence[Check]) -> tuple[float, int]:
+        if len(checks) == 1:
+            limit, ident, rate = checks[0]
+            wait = self.hit_now(limit, ident, rate)
+            return (wait, 0) if wait > 0 else (0.0, -1)
+        now = self._clock()
+        updates = []
+        for index, (limit, ident, rate) in enumerate(checks):
+            table = self._table(limit)
+            tat = table.get(ident, now)
+            new_tat = (tat if tat > now else now) + rate.interval
+            wait = new_tat - now - rate.tolerance
+            if wait > 0:
+                return wait, index
+            updates.append((table, ident, new_tat))
+        for table, ident, new_tat in updates:
+            table.pop(ident, None)
+            table[ident] = new_tat
+            if len(table) > self._max:
+                self._evict(table, now)
+        return 0.0, -1
+
     def _evict(self, table: dict[str, float], now: float) -> None:
         """Drop what no longer matters, then the least recently allowed, down to 90%."""
         for ident in [ident for ident, tat in table.items() if tat <= now]:
@@ -130,27 +163,33 @@ class MemoryGcra:
         while len(table) > target:
             del table[next(iter(table))]
 
-    async def hit(self, limit: str, ident: str, rate: Rate) -> float | None:
-        return self.hit_now(limit, ident, rate)
+    async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
+        return self.hit_many_now(checks)
 
     async def close(self) -> None:
         return None
 
 
-# KEYS[1]: the client's key; ARGV: interval and tolerance in microseconds. Returns 0 when
-# allowed (and stores the new TAT with an expiry at that time), else microseconds to wait.
+# KEYS: one per check; ARGV: interval and tolerance of each, in microseconds. All or nothing:
+# returns {0, 0} when every check passes (and stores each new TAT, expiring at that time), else
+# {microseconds to wait, 1-based index of the check that refused} and stores nothing.
 _GCRA_SCRIPT = """
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local tat = tonumber(redis.call("GET", KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + interval
-local wait = new_tat - now - tolerance
-if wait > 0 then return math.ceil(wait) end
-redis.call("SET", KEYS[1], string.format("%d", new_tat), "PX", math.ceil((new_tat - now) / 1000))
-return 0
+local new = {}
+for i, key in ipairs(KEYS) do
+    local interval = tonumber(ARGV[2 * i - 1])
+    local tolerance = tonumber(ARGV[2 * i])
+    local tat = tonumber(redis.call("GET", key)) or now
+    if tat < now then tat = now end
+    new[i] = tat + interval
+    local wait = new[i] - now - tolerance
+    if wait > 0 then return {math.ceil(wait), i} end
+end
+for i, key in ipairs(KEYS) do
+    redis.call("SET", key, string.format("%d", new[i]), "PX", math.ceil((new[i] - now) / 1000))
+end
+return {0, 0}
 """
 
 
@@ -184,13 +223,21 @@ class RedisGcra:
         return self._down
 
     async def hit(self, limit: str, ident: str, rate: Rate) -> float | None:
+        """One check; seconds to wait (0.0: allowed and counted), None if Redis is unreachable."""
+        result = await self.hit_many([(limit, ident, rate)])
+        return None if result is None else result[0]
+
+    async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
         if self._down and self._clock() < self._skip_until:
             return None
-        interval = math.ceil(rate.interval * 1_000_000)
-        tolerance = interval * rate.burst
+        keys, args = [], []
+        for limit, ident, rate in checks:
+            interval = math.ceil(rate.interval * 1_000_000)
+            keys.append(self.key(limit, ident))
+            args += [interval, interval * rate.burst]
         try:
             async with asyncio.timeout(self._op_timeout):
-                wait = await self._script(keys=[self.key(limit, ident)], args=[interval, tolerance])
+                wait, index = await self._script(keys=keys, args=args)
         except Exception as exc:  # fail open: no Redis problem may refuse or break a request
             self._skip_until = self._clock() + self._cooldown
             if not self._down:
@@ -205,7 +252,7 @@ class RedisGcra:
         if self._down:
             log.info("rate limits are shared through redis again")
             self._down = False
-        return int(wait) / 1_000_000
+        return int(wait) / 1_000_000, int(index) - 1
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -291,18 +338,34 @@ class RateLimits:
     def backend(self) -> Backend:
         return self._backend
 
+    def configured(self, limit: str) -> bool:
+        return limit in self._rates
+
+    def client_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
+        return self.addresses.resolve(peer, forwarded_for)
+
     async def check(self, limit: str, ident: str) -> None:
-        rate = self._rates.get(limit)
-        if rate is None:
+        await self.check_all([(limit, ident)])
+
+    async def check_all(self, checks: Sequence[tuple[str, str]]) -> None:
+        """Count the request against every configured limit at once (one Redis round trip);
+        raise :class:`RateLimited` if any refuses, and then count it against none."""
+        found = [
+            (limit, ident, self._rates[limit]) for limit, ident in checks if limit in self._rates
+        ]
+        if not found:
             return
         if self._memory is not None:  # no await on the in-process path
-            wait: float | None = self._memory.hit_now(limit, ident, rate)
+            result: tuple[float, int] | None = self._memory.hit_many_now(found)
         else:
-            wait = await self._backend.hit(limit, ident, rate)
-        if wait is None:
-            self.counters.fail_open[limit] += 1
+            result = await self._backend.hit_many(found)
+        if result is None:
+            for limit, _, _ in found:
+                self.counters.fail_open[limit] += 1
             return
+        wait, index = result
         if wait > 0:
+            limit = found[index][0]
             self.counters.limited[limit] += 1
             error = RateLimited(retry_after=max(1, math.ceil(wait)))
             error.reason = f"rate_limited_{limit}"

@@ -217,3 +217,19 @@ async def test_redis_down_fails_open_counts_and_logs(
     assert SUB not in caplog.text
     killable_redis.start()
     assert await statuses(client, 2, headers=cookie(login_token(sub="fresh"))) == [200, 429]
+
+
+async def test_a_request_refused_for_its_subject_does_not_use_the_address_allowance(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(
+        limited_settings(
+            per_address={"per_minute": 1, "burst": 3}, per_subject={"per_minute": 1, "burst": 1}
+        )
+    )
+    answers = []
+    for sub in ("a", "a", "b", "c", "d"):
+        response = await client.get("/generate/token", headers=cookie(login_token(sub=sub)))
+        answers.append(response.status)
+    assert answers == [200, 429, 200, 200, 429]
+    assert client.app[keys.RATE_LIMITS].counters.limited == {SUBJECT: 1, ADDRESS: 1}

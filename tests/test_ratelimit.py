@@ -260,3 +260,49 @@ def test_forwarded_for_is_ignored_without_trusted_proxies() -> None:
 def test_only_the_last_hops_are_walked() -> None:
     hops = ", ".join(["203.0.113.1"] + ["10.0.0.1"] * 100)
     assert ClientAddresses(PROXIES).resolve("10.0.0.2", [hops]) == "10.0.0.1"
+
+
+# --- several limits at once (the token path: address and subject) -------------------------------
+
+
+def test_memory_several_limits_are_all_or_nothing() -> None:
+    clock = FakeClock(1000.0)
+    gcra = MemoryGcra(max_tracked=100, clock=clock)
+    one = Rate(per_minute=60, burst=1)
+    assert gcra.hit_many_now([(ADDRESS, "a", PER_MINUTE_60_BURST_3), (SUBJECT, "u", one)]) == (
+        0.0,
+        -1,
+    )
+    wait, index = gcra.hit_many_now([(ADDRESS, "a", PER_MINUTE_60_BURST_3), (SUBJECT, "u", one)])
+    assert index == 1
+    assert wait == pytest.approx(1.0)
+    # the refused request did not use the address's allowance: two more fit
+    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) > 0
+
+
+async def test_redis_several_limits_are_all_or_nothing(redis_gcra: RedisGcra) -> None:
+    one = Rate(per_minute=60, burst=1)
+    checks = [(ADDRESS, "a", PER_MINUTE_60_BURST_3), (SUBJECT, "u", one)]
+    assert await redis_gcra.hit_many(checks) == (0.0, -1)
+    result = await redis_gcra.hit_many(checks)
+    assert result is not None
+    assert result[1] == 1
+    assert 0.5 < result[0] <= 1.0
+    waits = [await redis_gcra.hit(ADDRESS, "a", PER_MINUTE_60_BURST_3) for _ in range(3)]
+    assert waits[:2] == [0.0, 0.0]
+    assert waits[2] is not None
+    assert waits[2] > 0
+
+
+async def test_check_all_names_the_limit_that_refused() -> None:
+    limits = RateLimits(
+        {ADDRESS: Rate(per_minute=60, burst=5), SUBJECT: Rate(per_minute=60, burst=1)},
+        MemoryGcra(max_tracked=100, clock=FakeClock(1000.0)),
+    )
+    await limits.check_all([(ADDRESS, "a"), (SUBJECT, "u")])
+    with pytest.raises(RateLimited) as caught:
+        await limits.check_all([(ADDRESS, "a"), (SUBJECT, "u")])
+    assert caught.value.reason == "rate_limited_subject"
+    assert limits.counters.limited == {SUBJECT: 1}
