@@ -6,15 +6,17 @@ client): ``per_minute`` sets the sustained rate and ``burst`` how many requests 
 once. A client's state is its *theoretical arrival time* (TAT); a request is allowed when
 ``max(TAT, now) + interval - now <= burst * interval`` and then moves TAT on by one interval,
 so a refused request costs nothing and the answer says exactly when to come back
-(``Retry-After``).
+(``Retry-After``). Several limits can be checked at once (:meth:`RateLimits.check_all`: the
+token path's address and subject), all or nothing: if one refuses, none is counted.
 
 Where the state lives:
 
 * :class:`MemoryGcra`: a bounded dict per limit, in this process (no ``redis.url``). Least
   recently allowed clients are forgotten first when ``max_tracked`` is reached; forgetting one
   only ever gives it a fresh allowance.
-* :class:`RedisGcra`: one small Lua script per check, with Redis's own clock, so every replica
-  shares one count. Keys are ``{prefix}:v1:rl:{limit}:{sha256(id)}`` (no address or subject
+* :class:`RedisGcra`: one small Lua script (one round trip) per check of one or several limits,
+  with Redis's own clock, so every replica shares one count. (Its keys sit in different hash
+  slots: Redis Cluster would need a hash tag.) Keys are ``{prefix}:v1:rl:{limit}:{sha256(id)}`` (no address or subject
   in Redis keys). Redis being down **fails open**: the request is allowed, counted in
   :attr:`RateLimits.counters` (``fail_open``), logged once per outage on ``bridge.ratelimit``,
   and Redis is skipped for ``redis.breaker_cooldown`` seconds so an outage costs one timeout
