@@ -15,12 +15,13 @@ Where the state lives:
   recently allowed clients are forgotten first when ``max_tracked`` is reached; forgetting one
   only ever gives it a fresh allowance.
 * :class:`RedisGcra`: one small Lua script (one round trip) per check of one or several limits,
-  with Redis's own clock, so every replica shares one count. (Its keys sit in different hash
-  slots: Redis Cluster would need a hash tag.) Keys are ``{prefix}:v1:rl:{limit}:{sha256(id)}`` (no address or subject
-  in Redis keys). Redis being down **fails open**: the request is allowed, counted in
-  :attr:`RateLimits.counters` (``fail_open``), logged once per outage on ``bridge.ratelimit``,
-  and Redis is skipped for ``redis.breaker_cooldown`` seconds so an outage costs one timeout
-  per cooldown rather than one per request.
+  with Redis's own clock, so every replica shares one count. Keys are
+  ``{prefix}:v1:rl:{limit}:{sha256(id)}`` (no address or subject in Redis keys; they sit in
+  different hash slots, so Redis Cluster would need a hash tag). Redis being down **fails
+  open**: the request is allowed, counted in :attr:`RateLimits.counters` (``fail_open``),
+  logged once per outage on ``bridge.ratelimit``, and Redis is skipped for
+  ``redis.breaker_cooldown`` seconds so an outage costs one timeout per cooldown rather than
+  one per request.
 
 Client addresses are the TCP peer, unless the peer is one of ``trusted_proxies``: then
 ``X-Forwarded-For`` is read from right to left and the first hop that is not a trusted proxy
