@@ -6,11 +6,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck pytest redis-server chromium screenshots clean
+.PHONY: run test lint typecheck pytest redis-server chromium screenshots clean audit chaos
 
 $(BIN)/bridge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools  # the venv's bundled setuptools has known CVEs
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -34,8 +34,8 @@ screenshots: $(BIN)/bridge chromium
 	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
 
 lint: $(BIN)/bridge
-	$(BIN)/ruff check bridge tests
-	$(BIN)/ruff format --check bridge tests
+	$(BIN)/ruff check bridge tests scripts
+	$(BIN)/ruff format --check bridge tests scripts
 
 typecheck: $(BIN)/bridge
 	$(BIN)/mypy
@@ -44,6 +44,15 @@ pytest: $(BIN)/bridge redis-server chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Known vulnerabilities in the installed dependencies; scripts/audit.py says how it decides.
+audit: $(BIN)/bridge
+	$(BIN)/python -m scripts.audit
+
+# Short chaos runs (Redis killed, Zendesk failing and hanging, SIGTERM) and a 45 s soak against
+# real gateway processes on 127.0.0.1. The full ones: $(BIN)/python -m scripts.chaos all
+chaos: $(BIN)/bridge redis-server
+	$(BIN)/python -m scripts.chaos all --ci
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

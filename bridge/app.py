@@ -15,11 +15,14 @@ import aiohttp_cors
 from aiohttp import web
 
 from bridge import handlers, keys
+from bridge.drain import Drain
 from bridge.keysets import KeySet
 from bridge.log import access_middleware, install_redaction
 from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.middlewares import error_middleware
 from bridge.pages import setup_pages
+from bridge.protocol import install_safe_parse_errors
+from bridge.ratelimit import setup_rate_limits
 from bridge.settings import Settings
 from bridge.staff import setup_staff
 from bridge.targets import build_signers
@@ -93,6 +96,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     install_redaction()
     metrics = Metrics() if settings.metrics.enabled else None
     server = settings.server
+    install_safe_parse_errors()  # aiohttp's own 400s would quote the Cookie line
     app = web.Application(
         middlewares=[
             access_middleware(metrics, log_requests=settings.log.access),
@@ -111,6 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     if metrics is not None:
         app[keys.METRICS] = metrics
         _setup_metrics(app, settings, metrics)
+    app[keys.DRAIN] = Drain()  # set on SIGTERM by bridge.drain when serving
     app[keys.SIGNERS] = build_signers(settings, clock=clock)
     app.cleanup_ctx.append(_http_session(settings))
     app.cleanup_ctx.append(_verifier(settings))
@@ -129,6 +134,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     setup_staff(app, settings)
     # /static/bridge.js always; the demo and staff pages when enabled: bridge.pages.setup_pages
     setup_pages(app, settings)
+    # abuse limits for the token endpoints and the lookups (in process, or shared via Redis)
+    setup_rate_limits(app, settings)
 
     _setup_cors(app, settings, token_routes)
     return app

@@ -7,8 +7,11 @@ from aiohttp import hdrs, web
 
 from bridge import keys
 from bridge.cookies import read_cookie
-from bridge.errors import TargetNotFound
+from bridge.errors import TargetNotFound, TokenError
+from bridge.fetchmeta import check_fetch_metadata
 from bridge.log import SUBJECT, TARGET
+from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
+from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
 from bridge.targets import MintedToken, Signer
 
 JWT_CONTENT_TYPE = "application/jwt"
@@ -23,9 +26,19 @@ def _json(body: object) -> web.Response:
 async def _mint(request: web.Request, signer: Signer) -> MintedToken:
     request[TARGET] = signer.name
     settings = request.app[keys.SETTINGS]
-    token = read_cookie(request.headers.getall(hdrs.COOKIE, ()), settings.upstream.cookie)
-    identity = await request.app[keys.VERIFIER].verify(token)
+    check_fetch_metadata(request.headers, settings.cors.origins)
+    limits = request.app[keys.RATE_LIMITS]
+    forwarded = request.headers.getall(hdrs.X_FORWARDED_FOR, ())
+    address = limits.client_address(request.remote, forwarded)
+    try:
+        token = read_cookie(request.headers.getall(hdrs.COOKIE, ()), settings.upstream.cookie)
+        identity = await request.app[keys.VERIFIER].verify(token)
+    except TokenError:
+        await limits.check(ADDRESS_LIMIT, address)  # failed attempts count (and may be a 429)
+        raise
     request[SUBJECT] = identity.sub
+    # both limits in one check: one Redis round trip when they are shared
+    await limits.check_all([(ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub)])
     return signer.sign(identity)
 
 
@@ -63,6 +76,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready unless a configured Redis is unreachable (the token path never needs it)."""
+    if request.app[keys.DRAIN].active:
+        return web.json_response(
+            {"status": "draining", "code": "draining",
+             "description": "This instance is shutting down"},
+            status=503,
+        )  # fmt: skip
     cache = request.app.get(keys.CACHE)
     if cache is not None and not await cache.ping():
         return web.json_response(

@@ -18,6 +18,8 @@ from bridge.targets import Signer
 from bridge.upstream import Verifier
 
 if TYPE_CHECKING:  # bridge.staff reads these keys, so it cannot be imported from here
+    from bridge.drain import Drain
+    from bridge.ratelimit import RateLimits
     from bridge.staff import StaffServices
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -31,3 +33,7 @@ CACHE = web.AppKey("cache", Cache)
 METRICS = web.AppKey("metrics", Metrics)
 #: staff auth and the Zendesk lookup services (set by ``bridge.staff``)
 STAFF: web.AppKey[StaffServices] = web.AppKey("staff")
+#: the abuse limits (set by ``bridge.ratelimit.setup_rate_limits``)
+RATE_LIMITS: web.AppKey[RateLimits] = web.AppKey("rate_limits")
+#: set on SIGTERM while the process drains (``bridge.drain``)
+DRAIN: web.AppKey[Drain] = web.AppKey("drain")

@@ -89,6 +89,12 @@ class Metrics:
             "bridge_zendesk_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             ["api"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
+        self.rate_limits = Counter(
+            "bridge_rate_limit_events",
+            "Rate limits: requests refused (limited) or let through with Redis down (fail_open).",
+            ["limit", "outcome"],
+            registry=r,
+        )
         #: made at the first report, so that a gateway without Redis has no such series
         self.redis_up: Gauge | None = None
         # children cached by label values: no label-dict building per request
@@ -126,6 +132,9 @@ class Metrics:
 
     def cache_lookup(self, kind: str, *, hit: bool) -> None:
         self.cache.labels(kind, "hit" if hit else "miss").inc()
+
+    def rate_limit_event(self, limit: str, outcome: Literal["limited", "fail_open"]) -> None:
+        self.rate_limits.labels(limit, outcome).inc()
 
     def zendesk_answer(self, api: str, status: int | str) -> None:
         self.zendesk.labels(api, str(status)).inc()

@@ -76,6 +76,7 @@ def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool)
     # once serving, run_app's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
     from bridge.app import create_app
+    from bridge.drain import drain_on_sigterm
     from bridge.log import configure_logging
 
     settings = with_server(load_settings(path), host, port)
@@ -83,8 +84,10 @@ def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool)
     server = settings.server
     loop, loop_name = new_event_loop(server.event_loop)
     log.info("worker %d starting (%s event loop)", os.getpid(), loop_name)
+    app = create_app(settings)
+    drain_on_sigterm(app, server.drain_seconds)
     web.run_app(
-        create_app(settings),
+        app,
         host=server.host,
         port=server.port,
         reuse_port=reuse_port or None,

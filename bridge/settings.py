@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     PrivateAttr,
     StringConstraints,
     ValidationError,
@@ -203,6 +204,8 @@ class ServerSettings(_Model):
     backlog: int = Field(default=1024, ge=16, le=65535)
     #: ``auto`` uses uvloop when it is installed
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    #: on SIGTERM, seconds of serving with ``Connection: close`` and /readyz 503 before stopping
+    drain_seconds: float = Field(default=2.0, ge=0, le=120)
 
 
 class UpstreamSettings(_Model):
@@ -511,6 +514,36 @@ class StaffPageSettings(_Model):
     enabled: bool = False
 
 
+class RateSettings(_Model):
+    """One limit (GCRA): a sustained rate per minute, and how many requests may come at once."""
+
+    per_minute: int = Field(ge=1, le=1_000_000)
+    burst: int = Field(default=10, ge=1, le=100_000)
+
+
+class RateLimitSettings(_Model):
+    """Abuse limits, shared through Redis when ``redis.url`` is set; ``null`` turns one off."""
+
+    #: token endpoints, per client address (IPv6: per ``ipv6_prefix``)
+    per_address: RateSettings | None = Field(
+        default_factory=lambda: RateSettings(per_minute=300, burst=100)
+    )
+    #: token endpoints, per verified login subject
+    per_subject: RateSettings | None = Field(
+        default_factory=lambda: RateSettings(per_minute=60, burst=20)
+    )
+    #: staff lookups, per staff key (or staff login)
+    per_staff_key: RateSettings | None = Field(
+        default_factory=lambda: RateSettings(per_minute=600, burst=100)
+    )
+    #: proxies (CIDRs) whose ``X-Forwarded-For`` is believed; nobody else's is
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    #: IPv6 clients are counted per network of this prefix length (a /64 is one subscriber)
+    ipv6_prefix: int = Field(default=64, ge=32, le=128)
+    #: in-process limits: at most this many addresses or subjects remembered per limit
+    max_tracked: int = Field(default=100_000, ge=100, le=10_000_000)
+
+
 class Settings(_Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
     upstream: UpstreamSettings
@@ -536,6 +569,7 @@ class Settings(_Model):
 
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @field_validator("default_target")
     @classmethod

@@ -30,6 +30,7 @@ from bridge import keys
 from bridge.cache import Cache, build_cache
 from bridge.errors import BridgeError, StaffUnauthorized, TokenError
 from bridge.log import SUBJECT
+from bridge.ratelimit import STAFF as STAFF_LIMIT
 from bridge.settings import Settings
 from bridge.upstream import Identity
 from bridge.visitors import (
@@ -150,6 +151,7 @@ async def _staff_lookup(
             request.headers.get(hdrs.AUTHORIZATION), login_token
         )
         request[SUBJECT] = staff  # the access log names the staff caller too
+        await request.app[keys.RATE_LIMITS].check(STAFF_LIMIT, staff)
         body, linked, source = await run(services)
         verdict = "linked" if linked else "unlinked"
         return web.json_response(body)

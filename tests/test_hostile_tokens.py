@@ -28,6 +28,7 @@ layer adds.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,7 +55,9 @@ from tests.tokens import (
     hs,
     jwks,
     public_der,
+    public_openssh,
     public_pem,
+    public_pkcs1_pem,
     raw,
     rs,
     rsa_jwk,
@@ -740,6 +743,429 @@ CASES = [
     ),
     Case(
         "aud-non-string-list", "iss-aud", lambda: hs_token(payload=good(aud=[1])), reason="bad_aud"
+    ),
+]
+
+
+def std_alphabet_signature() -> str:
+    """A valid token whose signature segment is rewritten in the standard alphabet (``+/``)."""
+    for n in range(200):
+        token = hs_token(payload=good(n=n))
+        signature = token.rsplit(".", 1)[1]
+        if "-" in signature or "_" in signature:
+            return replace_signature(token, signature.replace("-", "+").replace("_", "/"))
+    raise AssertionError("no signature with - or _ found")  # pragma: no cover
+
+
+def with_signature_bytes(token: str, change: Callable[[bytes], bytes]) -> str:
+    signature = token.rsplit(".", 1)[1]
+    decoded = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    return replace_signature(token, b64url(change(decoded)))
+
+
+# More of the same families for the adversarial suite (tests/adversarial): further tricks from
+# jwt_tool's attack playbook (ticarpi/jwt_tool wiki), PortSwigger's JWT attack labs, and the
+# advisories of PyJWT (CVE-2017-11424, CVE-2022-29217: an OpenSSH or PKCS#1 public key used as
+# the HMAC secret; CVE-2024-53861: partial issuer match; CVE-2026-32597: unknown ``crit``).
+CASES += [
+    # ------------------------------------------------------------ alg
+    Case(
+        "alg-none-trailing-space",
+        "alg",
+        lambda: hs_token(header={"alg": "none "}),
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "alg-HS256-trailing-space",
+        "alg",
+        lambda: hs_token(header={"alg": "HS256 "}),
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "alg-HS256-nul-suffix",
+        "alg",
+        lambda: hs_token(header={"alg": "HS256\u0000"}),
+        reason="alg_not_allowed",
+    ),
+    Case("alg-empty", "alg", lambda: hs_token(header={"alg": ""}), reason="alg_not_allowed"),
+    Case("alg-null", "alg", lambda: hs_token(header={"alg": None}), reason="alg_missing"),
+    Case(
+        "alg-ES256-on-hs-config",
+        "alg",
+        lambda: forge({"alg": "ES256"}, good(), es(ec_key(0))),
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "alg-PS256-on-rs-config",
+        "alg",
+        lambda: forge({**RS, "alg": "PS256"}, good(), rs(rsa_key(0), "PS256")),
+        config="rs",
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "alg-none-on-rs-config",
+        "alg",
+        lambda: forge({"alg": "none", "kid": "login-1"}, good(), signature="AA"),
+        config="rs",
+        reason="alg_none",
+    ),
+    Case(
+        "confusion-hs256-with-pkcs1-pem",
+        "alg",
+        lambda: forge(HS, good(), hs(public_pkcs1_pem(rsa_key(0)))),
+        config="rs",
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "confusion-hs256-with-openssh-key",
+        "alg",
+        lambda: forge(HS, good(), hs(public_openssh(rsa_key(0)))),
+        config="rs",
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "confusion-hs256-with-xsolla-hex-n",
+        "alg",
+        lambda: forge(HS, good(), hs(f"{rsa_key(0).public_key().public_numbers().n:x}".encode())),
+        config="rs",
+        reason="alg_not_allowed",
+    ),
+    Case(
+        "confusion-hs384-with-pem",
+        "alg",
+        lambda: forge({"alg": "HS384"}, good(), hs(public_pem(rsa_key(0)), "HS384")),
+        config="rs",
+        reason="alg_not_allowed",
+    ),
+    # ------------------------------------------------------------ signature
+    Case(
+        "sig-hs512-bytes-under-hs256",
+        "signature",
+        lambda: replace_signature(
+            hs_token(), b64url(hs(SECRET, "HS512")(hs_token().rsplit(".", 1)[0].encode()))
+        ),
+        reason="bad_signature",
+    ),
+    Case("sig-padded", "signature", lambda: hs_token() + "=", reason="malformed"),
+    Case("sig-std-alphabet", "signature", std_alphabet_signature, reason="malformed"),
+    Case(
+        "sig-extra-byte",
+        "signature",
+        lambda: with_signature_bytes(hs_token(), lambda b: b + b"\x00"),
+        reason="bad_signature",
+    ),
+    Case(
+        "sig-doubled",
+        "signature",
+        lambda: with_signature_bytes(hs_token(), lambda b: b + b),
+        reason="bad_signature",
+    ),
+    Case(
+        "sig-first-byte-only",
+        "signature",
+        lambda: with_signature_bytes(hs_token(), lambda b: b[:1]),
+        reason="bad_signature",
+    ),
+    Case(
+        "sig-of-other-token",
+        "signature",
+        lambda: replace_signature(
+            hs_token(payload=good(sub="admin")), hs_token().rsplit(".", 1)[1]
+        ),
+        reason="bad_signature",
+    ),
+    Case(
+        "sig-rs-truncated",
+        "signature",
+        lambda: with_signature_bytes(rs_token(), lambda b: b[:128]),
+        config="rs",
+        reason="bad_signature",
+    ),
+    Case(
+        "sig-rs-zero-bytes",
+        "signature",
+        lambda: replace_signature(rs_token(), b64url(bytes(256))),
+        config="rs",
+        reason="bad_signature",
+    ),
+    # ------------------------------------------------------------ header
+    Case(
+        "hdr-kid-nul",
+        "header",
+        lambda: hs_token(header={**HS, "kid": "login-1\u0000"}),
+        reason="bad_kid",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "hdr-kid-url",
+        "header",
+        lambda: hs_token(header={**HS, "kid": "https://evil.example/key"}),
+        reason="bad_kid",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "hdr-kid-command",
+        "header",
+        lambda: hs_token(header={**HS, "kid": "k|curl evil.example"}),
+        reason="bad_kid",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "hdr-kid-empty",
+        "header",
+        lambda: hs_token(header={**HS, "kid": ""}),
+        reason="bad_kid",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "hdr-kid-rs-sql-union",
+        "header",
+        lambda: rs_token(header={**RS, "kid": "x' UNION SELECT 'key"}),
+        config="rs",
+        reason="bad_kid",
+    ),
+    Case(
+        "hdr-jku-rs-attacker-keys",
+        "header",
+        lambda: forge({**RS, "jku": "https://evil.example/jwks.json"}, good(), rs(rsa_key(1))),
+        config="rs",
+        reason="header_param",
+    ),
+    Case(
+        "hdr-x5c-rs-attacker-chain",
+        "header",
+        lambda: forge({**RS, "x5c": [b64std(public_der(rsa_key(1)))]}, good(), rs(rsa_key(1))),
+        config="rs",
+        reason="header_param",
+    ),
+    Case(
+        "hdr-crit-empty",
+        "header",
+        lambda: hs_token(header={**HS, "crit": []}),
+        reason="header_param",
+    ),
+    Case(
+        "hdr-enc-jwe-param",
+        "header",
+        lambda: hs_token(header={**HS, "enc": "A256GCM"}),
+        reason="header_param",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "hdr-ALG-uppercase-name",
+        "header",
+        lambda: hs_token(header={"ALG": "HS256", "alg": "HS256"}),
+        reason="header_param",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "hdr-typ-at+jwt",
+        "header",
+        lambda: hs_token(header={**HS, "typ": "at+jwt"}),
+        reason="bad_typ",
+        pyjwt_accepts=True,
+    ),
+    # ------------------------------------------------------------ encoding
+    Case(
+        "enc-overlong-utf8",
+        "encoding",
+        lambda: hs_token(payload=raw(good(sub="SUB")).replace(b'"SUB"', b'"\xc0\xaf"')),
+        reason="bad_utf8",
+    ),
+    Case(
+        "enc-cesu8-surrogate",
+        "encoding",
+        lambda: hs_token(payload=raw(good(sub="SUB")).replace(b'"SUB"', b'"\xed\xa0\x80"')),
+        reason="bad_utf8",
+    ),
+    Case(
+        "enc-utf32-payload",
+        "encoding",
+        lambda: hs_token(payload=json.dumps(good()).encode("utf-32")),
+        reason="bad_utf8",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "enc-utf8-bom-payload",
+        "encoding",
+        lambda: hs_token(payload=b"\xef\xbb\xbf" + raw(good())),
+        reason="bom",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "enc-json-comment",
+        "encoding",
+        lambda: hs_token(payload=with_raw("SUB", '"u" /* admin */', sub="SUB")),
+        reason="bad_json",
+    ),
+    Case(
+        "enc-single-quotes",
+        "encoding",
+        lambda: hs_token(payload=raw(good()).replace(b'"', b"'")),
+        reason="bad_json",
+    ),
+    Case(
+        "enc-trailing-comma",
+        "encoding",
+        lambda: hs_token(payload=raw(good())[:-1] + b",}"),
+        reason="bad_json",
+    ),
+    Case(
+        "enc-python-literal",
+        "encoding",
+        lambda: hs_token(payload=with_raw("V", "True", v="V")),
+        reason="bad_json",
+    ),
+    Case("enc-header-null", "encoding", lambda: hs_token(header=b"null"), reason="not_object"),
+    Case(
+        "enc-deep-header",
+        "encoding",
+        lambda: hs_token(header='{"alg":"HS256","x":' + "[" * 40 + "]" * 40 + "}"),
+        reason="too_deep",
+    ),
+    Case(
+        "enc-oversized-kid",
+        "encoding",
+        lambda: hs_token(header={**HS, "kid": "k" * 9000}),
+        reason="too_large",
+    ),
+    Case(
+        "enc-tab-inside",
+        "encoding",
+        lambda: hs_token()[:10] + "\t" + hs_token()[10:],
+        reason="malformed",
+    ),
+    Case(
+        "enc-jwe-compact-five-parts",
+        "encoding",
+        lambda: ".".join(["eyJhbGciOiJSU0EtT0FFUCJ9", "AAAA", "AAAA", "AAAA", "AAAA"]),
+        reason="malformed",
+    ),
+    # ------------------------------------------------------------ claims
+    Case(
+        "iat-NaN",
+        "claims",
+        lambda: hs_token(payload=with_raw("IAT", "NaN", iat="IAT")),
+        reason="bad_json",
+    ),
+    Case(
+        "exp-1e308",
+        "claims",
+        lambda: hs_token(payload=with_raw("EXP", "1e308", exp="EXP")),
+        reason="bad_time_claim",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "exp-hex-string",
+        "claims",
+        lambda: hs_token(payload=good(exp="0x7fffffff")),
+        reason="bad_time_claim",
+    ),
+    Case(
+        "exp-empty-string",
+        "claims",
+        lambda: hs_token(payload=good(exp="")),
+        reason="bad_time_claim",
+    ),
+    Case("exp-false", "claims", lambda: hs_token(payload=good(exp=False)), reason="bad_time_claim"),
+    Case(
+        "iat-negative",
+        "claims",
+        lambda: hs_token(payload=good(iat=-1)),
+        reason="bad_time_claim",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "nbf-2-pow-53", "claims", lambda: hs_token(payload=good(nbf=2**53)), reason="bad_time_claim"
+    ),
+    Case(
+        "iat-future",
+        "claims",
+        lambda: hs_token(payload=good(iat=NOW + 3600)),
+        reason="iat_in_future",
+    ),
+    # ------------------------------------------------------------ sub
+    Case(
+        "sub-line-separator",
+        "sub",
+        lambda: hs_token(payload=good(sub="user\u2028admin")),
+        reason="bad_sub",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "sub-del",
+        "sub",
+        lambda: hs_token(payload=good(sub="user\x7f")),
+        reason="bad_sub",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "sub-bom",
+        "sub",
+        lambda: hs_token(payload=good(sub="\ufeffadmin")),
+        reason="bad_sub",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "sub-trailing-newline",
+        "sub",
+        lambda: hs_token(payload=good(sub="admin\n")),
+        reason="bad_sub",
+        pyjwt_accepts=True,
+    ),
+    Case(
+        "sub-lrm",
+        "sub",
+        lambda: hs_token(payload=good(sub="\u200eadmin")),
+        reason="bad_sub",
+        pyjwt_accepts=True,
+    ),
+    Case("sub-true", "sub", lambda: hs_token(payload=good(sub=True)), expected=SubjectMissing),
+    Case(
+        "sub-object",
+        "sub",
+        lambda: hs_token(payload=good(sub={"id": "admin"})),
+        expected=SubjectMissing,
+    ),
+    # ------------------------------------------------------------ iss / aud
+    Case(
+        "iss-trailing-slash",
+        "iss-aud",
+        lambda: hs_token(payload=good(iss=ISSUER + "/")),
+        reason="bad_iss",
+    ),
+    Case(
+        "iss-uppercase",
+        "iss-aud",
+        lambda: hs_token(payload=good(iss=ISSUER.upper())),
+        reason="bad_iss",
+    ),
+    Case(
+        "iss-trailing-space",
+        "iss-aud",
+        lambda: hs_token(payload=good(iss=ISSUER + " ")),
+        reason="bad_iss",
+    ),
+    Case("iss-null", "iss-aud", lambda: hs_token(payload=good(iss=None)), reason="bad_iss"),
+    Case(
+        "iss-suffix-lookalike",
+        "iss-aud",
+        lambda: hs_token(payload=good(iss=ISSUER + ".evil.example")),
+        reason="bad_iss",
+    ),
+    Case("aud-empty-list", "iss-aud", lambda: hs_token(payload=good(aud=[])), reason="bad_aud"),
+    Case("aud-null", "iss-aud", lambda: hs_token(payload=good(aud=None)), reason="bad_aud"),
+    Case(
+        "aud-case",
+        "iss-aud",
+        lambda: hs_token(payload=good(aud=AUDIENCE.title())),
+        reason="bad_aud",
+    ),
+    Case(
+        "aud-nested-list",
+        "iss-aud",
+        lambda: hs_token(payload=good(aud=[[AUDIENCE]])),
+        reason="bad_aud",
     ),
 ]
 

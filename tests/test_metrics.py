@@ -185,3 +185,12 @@ async def test_metrics_can_be_turned_off(make_client: ClientFactory) -> None:
     response = await client.get("/generate/token", headers=cookie(login_token()))
     assert response.status == 200
     assert SUB not in (await response.text())
+
+
+async def test_rate_limit_refusals_are_counted_by_limit(make_client: ClientFactory) -> None:
+    limits = {"per_address": {"per_minute": 60, "burst": 2}, "per_subject": None}
+    client = await make_client(settings(rate_limits=limits))
+    statuses = [(await client.get("/generate/token")).status for _ in range(4)]
+    assert statuses == [401, 401, 429, 429]
+    samples = await scrape(client)
+    assert value(samples, "bridge_rate_limit_events_total", limit="address", outcome="limited") == 2

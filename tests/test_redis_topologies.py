@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bridge.cache import RedisCache, build_cache, hash_id
+from bridge.cache import RedisCache, build_cache, hash_id, redis_client
 from bridge.settings import ConfigError, RedisSettings, Settings, parse_settings
 from tests.conftest import AppClient, ClientFactory, config, settings
 from tests.fake_zendesk import CHAT_TOKEN, FakeZendesk
@@ -122,7 +122,12 @@ async def test_cache_keeps_working_through_a_sentinel_failover(
         # new entries land on the new master. Until the old master is demoted (SENTINEL
         # FAILOVER) a pooled connection may still write to it: those entries are lost with
         # its resync, which for a cache only means a later miss. The readiness probe asks
-        # the sentinels again and so ends that; the loop plays the kubelet's probes.
+        # the sentinels again and so ends that; the loop plays the kubelet's probes. While the
+        # sentinels finish reconfiguring, a probe may briefly find no master: wait that out.
+        for _ in range(100):
+            if (await client.get("/readyz")).status == 200:
+                break
+            await asyncio.sleep(0.1)
         for attempt in range(50):
             assert (await client.get("/readyz")).status == 200
             visitor = f"9855790.after{attempt}"
@@ -189,3 +194,25 @@ async def test_gateway_lookups_are_cached_in_a_redis_cluster(
     assert (await client.get("/readyz")).status == 200
     assert await lookup(client, LINKED) == (200, "zendesk")
     assert await lookup(client, LINKED) == (200, "cache")
+
+
+async def test_rate_limits_are_shared_and_atomic_in_a_redis_cluster(
+    redis_cluster: list[Node],
+) -> None:
+    """Address and subject in one script call: their keys must share a slot (hash tag)."""
+    from bridge.ratelimit import ADDRESS, SUBJECT, Rate, RedisGcra
+    from bridge.settings import RateSettings
+
+    client = redis_client(RedisSettings(cluster={"nodes": [f"127.0.0.1:{redis_cluster[0].port}"]}))
+    gcra = RedisGcra(client, prefix=unique_prefix(), cluster=True)
+    rate = Rate.of(RateSettings(per_minute=60, burst=2))
+    assert rate is not None
+    try:
+        answers = [
+            await gcra.hit_many([(ADDRESS, "192.0.2.7", rate), (SUBJECT, f"user-{i}", rate)])
+            for i in range(3)
+        ]
+    finally:
+        await gcra.close()
+    assert not gcra.down  # no CROSSSLOT error, so no fail-open
+    assert [answer is not None and answer[0] == 0 for answer in answers] == [True, True, False]

@@ -203,6 +203,20 @@ def public_der(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
+def public_pkcs1_pem(key: rsa.RSAPrivateKey) -> bytes:
+    """``-----BEGIN RSA PUBLIC KEY-----``: another key text to confuse."""
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+    )
+
+
+def public_openssh(key: rsa.RSAPrivateKey) -> bytes:
+    """``ssh-rsa AAAA...``: the key form of the CVE-2022-29217 key-confusion exploit."""
+    return key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+
+
 # ---------------------------------------------------------------- fake key server
 
 

@@ -1,0 +1,437 @@
+"""Abuse limits: per client address and per login subject on the token endpoints, per staff key
+on the lookups.
+
+Each limit is GCRA (the generic cell rate algorithm, a leaky bucket kept as one timestamp per
+client): ``per_minute`` sets the sustained rate and ``burst`` how many requests may arrive at
+once. A client's state is its *theoretical arrival time* (TAT); a request is allowed when
+``max(TAT, now) + interval - now <= burst * interval`` and then moves TAT on by one interval,
+so a refused request costs nothing and the answer says exactly when to come back
+(``Retry-After``). Several limits can be checked at once (:meth:`RateLimits.check_all`: the
+token path's address and subject), all or nothing: if one refuses, none is counted.
+
+Where the state lives:
+
+* :class:`MemoryGcra`: a bounded dict per limit, in this process (no ``redis.url``). Least
+  recently allowed clients are forgotten first when ``max_tracked`` is reached; forgetting one
+  only ever gives it a fresh allowance.
+* :class:`RedisGcra`: one small Lua script (one round trip) per check of one or several limits,
+  with Redis's own clock, so every replica shares one count. Keys are
+  ``{prefix}:v1:rl:{limit}:{sha256(id)}`` (no address or subject in Redis keys; they sit in
+  different hash slots, so Redis Cluster would need a hash tag). Redis being down **fails
+  open**: the request is allowed, counted in :attr:`RateLimits.counters` (``fail_open``),
+  logged once per outage on ``bridge.ratelimit``, and Redis is skipped for
+  ``redis.breaker_cooldown`` seconds so an outage costs one timeout per cooldown rather than
+  one per request.
+
+Client addresses are the TCP peer, unless the peer is one of ``trusted_proxies``: then
+``X-Forwarded-For`` is read from right to left and the first hop that is not a trusted proxy
+is the client (hops to its left are the client's own words). IPv6 clients are counted per
+``ipv6_prefix`` network, since one subscriber holds a whole /64.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.asyncio.cluster import RedisCluster
+
+from bridge import keys
+from bridge.cache import KEY_VERSION, hash_id, redis_client
+from bridge.errors import RateLimited
+from bridge.metrics import Metrics
+from bridge.settings import RateLimitSettings, RateSettings, RedisSettings, Settings
+
+log = logging.getLogger("bridge.ratelimit")
+
+#: the limits by name, as used in counters, log lines and error reasons
+ADDRESS, SUBJECT, STAFF = "address", "subject", "staff"
+#: at most this many ``X-Forwarded-For`` hops are walked (all trusted: the last one is used)
+MAX_FORWARDED_HOPS = 32
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``per_minute`` sustained, ``burst`` at once; the GCRA interval and tolerance in seconds."""
+
+    per_minute: int
+    burst: int
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / self.per_minute
+
+    @property
+    def tolerance(self) -> float:
+        return self.interval * self.burst
+
+    @classmethod
+    def of(cls, settings: RateSettings | None) -> Rate | None:
+        return None if settings is None else cls(settings.per_minute, settings.burst)
+
+
+@dataclass
+class RateLimitCounters:
+    """Plain counters for metrics (the lead wires them to Prometheus); keys are limit names."""
+
+    #: requests answered 429, by limit
+    limited: Counter[str] = field(default_factory=Counter)
+    #: checks skipped because Redis was unreachable (the request was allowed), by limit
+    fail_open: Counter[str] = field(default_factory=Counter)
+
+
+#: one check: (limit name, client id, rate)
+Check = tuple[str, str, Rate]
+
+
+class Backend(Protocol):
+    async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
+        """All or nothing: ``(0.0, -1)`` when every check passes (each is then counted), else
+        ``(seconds to wait, index of the check that refused)`` and nothing is counted; None
+        when the state is unreachable."""
+
+    async def close(self) -> None: ...
+
+
+class MemoryGcra:
+    """GCRA state in this process: one dict per limit, bounded by ``max_tracked`` entries."""
+
+    def __init__(self, *, max_tracked: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max = max_tracked
+        self._clock = clock
+        self._tables: dict[str, dict[str, float]] = {}
+
+    def tracked(self, limit: str) -> int:
+        return len(self._tables.get(limit, ()))
+
+    def _table(self, limit: str) -> dict[str, float]:
+        table = self._tables.get(limit)
+        if table is None:
+            table = self._tables[limit] = {}
+        return table
+
+    def hit_now(self, limit: str, ident: str, rate: Rate) -> float:
+        """One check; seconds to wait (0.0: allowed and counted)."""
+        now = self._clock()
+        table = self._table(limit)
+        tat = table.pop(ident, now)  # re-inserted below: the dict's order is least recent first
+        new_tat = (tat if tat > now else now) + rate.interval
+        wait = new_tat - now - rate.tolerance
+        if wait > 0:
+            table[ident] = tat
+            return wait
+        table[ident] = new_tat
+        if len(table) > self._max:
+            self._evict(table, now)
+        return 0.0
+
+    def hit_many_now(self, checks: Sequence[Check]) -> tuple[float, int]:
+        if len(checks) == 1:
+            limit, ident, rate = checks[0]
+            wait = self.hit_now(limit, ident, rate)
+            return (wait, 0) if wait > 0 else (0.0, -1)
+        now = self._clock()
+        updates = []
+        for index, (limit, ident, rate) in enumerate(checks):
+            table = self._table(limit)
+            tat = table.get(ident, now)
+            new_tat = (tat if tat > now else now) + rate.interval
+            wait = new_tat - now - rate.tolerance
+            if wait > 0:
+                return wait, index
+            updates.append((table, ident, new_tat))
+        for table, ident, new_tat in updates:
+            table.pop(ident, None)
+            table[ident] = new_tat
+            if len(table) > self._max:
+                self._evict(table, now)
+        return 0.0, -1
+
+    def _evict(self, table: dict[str, float], now: float) -> None:
+        """Drop what no longer matters, then the least recently allowed, down to 90%."""
+        for ident in [ident for ident, tat in table.items() if tat <= now]:
+            del table[ident]
+        target = self._max * 9 // 10
+        while len(table) > target:
+            del table[next(iter(table))]
+
+    async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
+        return self.hit_many_now(checks)
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS: one per check; ARGV: interval and tolerance of each, in microseconds. All or nothing:
+# returns {0, 0} when every check passes (and stores each new TAT, expiring at that time), else
+# {microseconds to wait, 1-based index of the check that refused} and stores nothing.
+_GCRA_SCRIPT = """
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local new = {}
+for i, key in ipairs(KEYS) do
+    local interval = tonumber(ARGV[2 * i - 1])
+    local tolerance = tonumber(ARGV[2 * i])
+    local tat = tonumber(redis.call("GET", key)) or now
+    if tat < now then tat = now end
+    new[i] = tat + interval
+    local wait = new[i] - now - tolerance
+    if wait > 0 then return {math.ceil(wait), i} end
+end
+for i, key in ipairs(KEYS) do
+    redis.call("SET", key, string.format("%d", new[i]), "PX", math.ceil((new[i] - now) / 1000))
+end
+return {0, 0}
+"""
+
+
+class RedisGcra:
+    """GCRA state in Redis, shared by every replica; unreachable Redis answers None."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis | RedisCluster,
+        *,
+        prefix: str = "bridge",
+        cluster: bool = False,
+        breaker_cooldown: float = 3.0,
+        op_timeout: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._script = client.register_script(_GCRA_SCRIPT)
+        base = f"{prefix}:{KEY_VERSION}:rl"
+        # in a Redis Cluster a script may only touch keys of one slot: there every limit key
+        # carries the same hash tag, so the all-or-nothing check stays one call
+        self._prefix = f"{{{base}}}" if cluster else base
+        self._cooldown = breaker_cooldown
+        self._op_timeout = op_timeout
+        self._clock = clock
+        self._skip_until = 0.0
+        self._down = False
+
+    def key(self, limit: str, ident: str) -> str:
+        return f"{self._prefix}:{limit}:{hash_id(ident)}"
+
+    @property
+    def down(self) -> bool:
+        """True from a failure until Redis answers again."""
+        return self._down
+
+    async def hit(self, limit: str, ident: str, rate: Rate) -> float | None:
+        """One check; seconds to wait (0.0: allowed and counted), None if Redis is unreachable."""
+        result = await self.hit_many([(limit, ident, rate)])
+        return None if result is None else result[0]
+
+    async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
+        if self._down and self._clock() < self._skip_until:
+            return None
+        keys, args = [], []
+        for limit, ident, rate in checks:
+            interval = math.ceil(rate.interval * 1_000_000)
+            keys.append(self.key(limit, ident))
+            args += [interval, interval * rate.burst]
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                wait, index = await self._script(keys=keys, args=args)
+        except Exception as exc:  # fail open: no Redis problem may refuse or break a request
+            self._skip_until = self._clock() + self._cooldown
+            if not self._down:
+                log.warning(
+                    "rate limits are failing open: redis %s; checks skipped for %.1fs at a time "
+                    "until it answers",
+                    type(exc).__name__,
+                    self._cooldown,
+                )
+            self._down = True
+            return None
+        if self._down:
+            log.info("rate limits are shared through redis again")
+            self._down = False
+        return int(wait) / 1_000_000, int(index) - 1
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _parse_ip(text: str) -> IPAddress | None:
+    """An address from a peer or a forwarded hop (``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``)."""
+    text = text.strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        if text.startswith("["):
+            host = text[1:].partition("]")[0]
+        elif text.count(":") == 1:
+            host = text.partition(":")[0]
+        else:
+            return None
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class ClientAddresses:
+    """Turns the TCP peer and ``X-Forwarded-For`` into the address a client is counted by."""
+
+    def __init__(self, trusted_proxies: Sequence[IPNetwork] = (), *, ipv6_prefix: int = 64) -> None:
+        self._trusted = tuple(trusted_proxies)
+        self._ipv6_prefix = ipv6_prefix
+        # parsing is most of the cost, and the same few proxies and clients come back: remember
+        # (bounded) what each address text means
+        self._hop = functools.lru_cache(maxsize=4096)(self._classify)
+
+    def _classify(self, text: str) -> tuple[str | None, bool]:
+        """(the count's key, is a trusted proxy) for an address text; (None, False) if none."""
+        address = _parse_ip(text)
+        if address is None:
+            return None, False
+        trusted = any(address in network for network in self._trusted)
+        if isinstance(address, ipaddress.IPv4Address):
+            return str(address), trusted
+        return str(ipaddress.IPv6Network((address, self._ipv6_prefix), strict=False)), trusted
+
+    def resolve(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
+        if not self._trusted and peer and ":" not in peer:
+            return peer  # the common case, an IPv4 peer and no proxies: no parsing at all
+        client, trusted = self._hop(peer) if peer else (None, False)
+        if client is None:
+            return "unknown"  # a unix socket: every client shares one count
+        if not forwarded_for or not trusted:
+            return client
+        hops = [hop for header in forwarded_for for hop in header.split(",")]
+        for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
+            found, trusted = self._hop(hop.strip())
+            if found is None:
+                break  # garbage: count by the last proxy that we trust
+            client = found
+            if not trusted:
+                break
+        return client
+
+
+class RateLimits:
+    """The configured limits over one backend. :meth:`check` raises :class:`RateLimited`."""
+
+    def __init__(
+        self,
+        rates: Mapping[str, Rate | None],
+        backend: Backend,
+        *,
+        addresses: ClientAddresses | None = None,
+    ) -> None:
+        self._rates = {name: rate for name, rate in rates.items() if rate is not None}
+        self._backend = backend
+        self._memory = backend if isinstance(backend, MemoryGcra) else None
+        self.addresses = addresses or ClientAddresses()
+        self.counters = RateLimitCounters()
+        #: the app's Prometheus metrics, when it has them (set by ``setup_rate_limits``)
+        self.metrics: Metrics | None = None
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def configured(self, limit: str) -> bool:
+        return limit in self._rates
+
+    def client_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
+        return self.addresses.resolve(peer, forwarded_for)
+
+    async def check(self, limit: str, ident: str) -> None:
+        await self.check_all([(limit, ident)])
+
+    async def check_all(self, checks: Sequence[tuple[str, str]]) -> None:
+        """Count the request against every configured limit at once (one Redis round trip);
+        raise :class:`RateLimited` if any refuses, and then count it against none."""
+        found = [
+            (limit, ident, self._rates[limit]) for limit, ident in checks if limit in self._rates
+        ]
+        if not found:
+            return
+        if self._memory is not None:  # no await on the in-process path
+            result: tuple[float, int] | None = self._memory.hit_many_now(found)
+        else:
+            result = await self._backend.hit_many(found)
+        if result is None:
+            for limit, _, _ in found:
+                self.counters.fail_open[limit] += 1
+                if self.metrics is not None:
+                    self.metrics.rate_limit_event(limit, "fail_open")
+            return
+        wait, index = result
+        if wait > 0:
+            limit = found[index][0]
+            self.counters.limited[limit] += 1
+            if self.metrics is not None:
+                self.metrics.rate_limit_event(limit, "limited")
+            error = RateLimited(retry_after=max(1, math.ceil(wait)))
+            error.reason = f"rate_limited_{limit}"
+            raise error
+
+    async def check_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> None:
+        if ADDRESS in self._rates:
+            await self.check(ADDRESS, self.addresses.resolve(peer, forwarded_for))
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+
+def build_rate_limits(
+    settings: RateLimitSettings,
+    redis: RedisSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> RateLimits:
+    """Redis-backed when ``redis.url`` is set, else in-process. Does no I/O."""
+    rates = {
+        ADDRESS: Rate.of(settings.per_address),
+        SUBJECT: Rate.of(settings.per_subject),
+        STAFF: Rate.of(settings.per_staff_key),
+    }
+    backend: Backend
+    if redis is not None and redis.mode != "memory":  # url, sentinel or cluster: shared limits
+        backend = RedisGcra(
+            redis_client(redis),
+            prefix=redis.key_prefix,
+            cluster=redis.mode == "cluster",
+            breaker_cooldown=redis.breaker_cooldown,
+            op_timeout=redis.socket_timeout + redis.connect_timeout + 0.2,
+            clock=clock,
+        )
+    else:
+        backend = MemoryGcra(max_tracked=settings.max_tracked, clock=clock)
+    addresses = ClientAddresses(settings.trusted_proxies, ipv6_prefix=settings.ipv6_prefix)
+    return RateLimits(rates, backend, addresses=addresses)
+
+
+def setup_rate_limits(app: web.Application, settings: Settings) -> None:
+    """Create the limits at start-up (``app[keys.RATE_LIMITS]``) and close them once."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        limits = build_rate_limits(settings.rate_limits, settings.redis)
+        limits.metrics = app.get(keys.METRICS)
+        app[keys.RATE_LIMITS] = limits
+        try:
+            yield
+        finally:
+            await limits.close()
+
+    app.cleanup_ctx.append(ctx)

@@ -1,0 +1,1 @@
+"""Operational scripts that are not part of the package (chaos and soak runs, the audit)."""

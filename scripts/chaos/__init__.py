@@ -1,0 +1,1 @@
+"""Chaos and soak runs for the gateway: ``python -m scripts.chaos --help``."""
