@@ -1,10 +1,16 @@
-"""The baseline: a bare aiohttp app that answers a JSON object of a given size."""
+"""The baseline: a bare aiohttp app that answers a JSON object of a given size.
+
+It runs on the same event loop the gateway picks (``server.event_loop: auto``: uvloop when it is
+installed), so that the ratio compares the gateway's work, not two event loops.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from aiohttp import web
+
+from bridge.serve import new_event_loop
 
 
 def main() -> None:
@@ -16,7 +22,8 @@ def main() -> None:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    loop, _ = new_event_loop("auto")
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=loop)
 
 
 if __name__ == "__main__":
