@@ -5,19 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import jwt
 
 from bridge.serve import serve, with_server
 from bridge.settings import ConfigError, Settings, demo_problems, load_settings
 
 EXIT_OK, EXIT_INVALID = 0, 2
-DEFAULT_ISSUER = "https://login.xsolla.com"
 
 
 def _config_path(given: str | None) -> Path:
@@ -73,23 +67,12 @@ def cmd_mint_login_token(args: argparse.Namespace) -> int:
         print("mint-login-token needs an HS upstream (secrets); this config uses keys_url",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": args.sub,
-        "iat": now,
-        "exp": now + args.ttl,
-        "iss": upstream.issuer or DEFAULT_ISSUER,
-        "jti": str(uuid.uuid4()),
-        "groups": [{"id": 1, "name": group, "is_default": False} for group in args.group],
-    }
-    if args.email:
-        claims["email"] = args.email
-    if args.name:
-        claims["name"] = args.name
-    if upstream.audience is not None:
-        claims["aud"] = upstream.audience
-    secret = upstream.secrets[0].secret.reveal()
-    print(jwt.encode(claims, secret, algorithm=upstream.algorithms[0]))
+    from bridge.devlogin import mint_login_token
+
+    minted = mint_login_token(
+        upstream, sub=args.sub, email=args.email, name=args.name, groups=args.group, ttl=args.ttl
+    )
+    print(minted.token)
     return EXIT_OK
 
 
