@@ -710,7 +710,46 @@ def validate_visitor_id(visitor_id: str) -> str:
     return visitor_id
 
 
-class VisitorLookup:
+class _CachedLookup(Generic[T]):
+    """One vendor API behind the cache: per-lookup deadline, single-flight, close once."""
+
+    def __init__(
+        self,
+        client: VendorClient,
+        cache: Cache,
+        *,
+        kind: str,
+        encode: Callable[[T], Any],
+        decode: Callable[[Any], T],
+        ttl: Callable[[T], float],
+        negative_ttl: float,
+        clock: Clock,
+        sleep: Sleep,
+        metrics: Metrics | None,
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._flights: SingleFlight[T] = SingleFlight(
+            cache,
+            kind=kind,
+            encode=encode,
+            decode=decode,
+            ttl=ttl,
+            negative_ttl=negative_ttl,
+            lock_ttl=client.deadline + 1.0,
+            clock=clock,
+            sleep=sleep,
+            metrics=metrics,
+        )
+
+    async def _get(self, ident: str, fetch: Callable[[float], Awaitable[T | None]]) -> Found[T]:
+        return await self._flights.get(ident, fetch, self._clock() + self._client.deadline)
+
+    async def close(self) -> None:
+        await self._flights.close()
+
+
+class VisitorLookup(_CachedLookup[Visitor]):
     """``GET {chat base}/visitors/{id}`` behind the cache; see the module docstring."""
 
     def __init__(
@@ -724,16 +763,14 @@ class VisitorLookup:
         sleep: Sleep = asyncio.sleep,
         metrics: Metrics | None = None,
     ) -> None:
-        self._client = client
-        self._clock = clock
-        self._flights: SingleFlight[Visitor] = SingleFlight(
+        super().__init__(
+            client,
             cache,
             kind="visitor",
             encode=Visitor.as_json,
             decode=parse_visitor,
             ttl=lambda _visitor: ttl,
             negative_ttl=negative_ttl,
-            lock_ttl=client.deadline + 1.0,
             clock=clock,
             sleep=sleep,
             metrics=metrics,
@@ -741,8 +778,7 @@ class VisitorLookup:
 
     async def lookup(self, visitor_id: str) -> VisitorVerdict:
         visitor_id = validate_visitor_id(visitor_id)
-        deadline_at = self._clock() + self._client.deadline
-        found = await self._flights.get(visitor_id, self._fetcher(visitor_id), deadline_at)
+        found = await self._get(visitor_id, self._fetcher(visitor_id))
         if found.value is None:
             raise VisitorNotFound(source=found.source)
         return VisitorVerdict(found.value, found.source)
@@ -758,9 +794,6 @@ class VisitorLookup:
             return parse_visitor(data, visitor_id)
 
         return fetch
-
-    async def close(self) -> None:
-        await self._flights.close()
 
 
 # --- Support users (Messaging linkage) ------------------------------------------------------
@@ -831,7 +864,7 @@ def validate_login_user_id(login_user_id: str) -> str:
     return login_user_id
 
 
-class LoginUserLookup:
+class LoginUserLookup(_CachedLookup[tuple[ZendeskUser, ...]]):
     """Which Zendesk Support users carry this login user id as ``external_id``?
 
     ``GET {support base}/api/v2/users/search?external_id=...``. Zendesk matches
@@ -851,16 +884,14 @@ class LoginUserLookup:
         sleep: Sleep = asyncio.sleep,
         metrics: Metrics | None = None,
     ) -> None:
-        self._client = client
-        self._clock = clock
-        self._flights: SingleFlight[tuple[ZendeskUser, ...]] = SingleFlight(
+        super().__init__(
+            client,
             cache,
             kind="login_user",
             encode=lambda users: [user.as_json() for user in users],
             decode=parse_users,
             ttl=lambda users: ttl if users else negative_ttl,
             negative_ttl=negative_ttl,
-            lock_ttl=client.deadline + 1.0,
             clock=clock,
             sleep=sleep,
             metrics=metrics,
@@ -868,8 +899,7 @@ class LoginUserLookup:
 
     async def lookup(self, login_user_id: str) -> LoginUserLinkage:
         login_user_id = validate_login_user_id(login_user_id)
-        deadline_at = self._clock() + self._client.deadline
-        found = await self._flights.get(login_user_id, self._fetcher(login_user_id), deadline_at)
+        found = await self._get(login_user_id, self._fetcher(login_user_id))
         return LoginUserLinkage(login_user_id, found.value or (), found.source)
 
     def _fetcher(
@@ -891,6 +921,3 @@ class LoginUserLookup:
             return tuple(u for u in users if (u.external_id or "").casefold() == wanted)
 
         return fetch
-
-    async def close(self) -> None:
-        await self._flights.close()
