@@ -15,14 +15,16 @@ import aiohttp_cors
 from aiohttp import web
 
 from bridge import handlers, keys
+from bridge.cors import EXPOSE_HEADERS, ActualCors
 from bridge.drain import Drain
 from bridge.keysets import KeySet
-from bridge.log import access_middleware, install_redaction
+from bridge.log import install_redaction
 from bridge.metrics import Metrics, metrics_handler, metrics_server
-from bridge.middlewares import error_middleware
+from bridge.middlewares import edge_middleware
 from bridge.pages import setup_pages
 from bridge.protocol import install_safe_parse_errors
 from bridge.ratelimit import setup_rate_limits
+from bridge.records import RequestRecords
 from bridge.settings import Settings
 from bridge.staff import setup_staff
 from bridge.targets import build_signers
@@ -67,29 +69,48 @@ def _verifier(settings: Settings) -> Callable[[web.Application], AsyncIterator[N
     return ctx
 
 
-def _setup_cors(app: web.Application, settings: Settings, routes: list[web.AbstractRoute]) -> None:
-    """Exact origins with credentials; unlisted origins get no ``Access-Control-*`` at all."""
+def _setup_cors(
+    app: web.Application,
+    settings: Settings,
+    actual: ActualCors,
+    routes: list[web.AbstractRoute],
+) -> None:
+    """Exact origins with credentials; unlisted origins get no ``Access-Control-*`` at all.
+
+    aiohttp-cors answers the preflights; :class:`~bridge.cors.ActualCors` (in the edge
+    middleware) adds the headers of the actual answers, so aiohttp-cors's response signal,
+    which would add the same headers again, is taken back out.
+    """
     options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
         allow_credentials=True,
         allow_headers=("Content-Type", "Accept"),
         allow_methods=("GET", "POST"),
-        expose_headers=("Retry-After",),
+        expose_headers=EXPOSE_HEADERS,
         max_age=settings.cors.max_age,
     )
+    signals = len(app.on_response_prepare)
     cors = aiohttp_cors.setup(app, defaults={origin: options for origin in settings.cors.origins})
+    del app.on_response_prepare[signals:]
     for route in routes:
         cors.add(route)
+        actual.enable(route)
 
 
-def _setup_metrics(app: web.Application, settings: Settings, metrics: Metrics) -> None:
-    """``/metrics`` on the public port, or on ``metrics.port`` alone when that is set."""
+def _setup_metrics(
+    app: web.Application, settings: Settings, metrics: Metrics, records: RequestRecords
+) -> None:
+    """``/metrics`` on the public port, or on ``metrics.port`` alone when that is set; either
+    first counts the requests this process has answered but not yet recorded."""
     config = settings.metrics
     if config.port is None:
-        app.router.add_get(config.path, metrics_handler(metrics))
+        app.router.add_get(config.path, metrics_handler(metrics, before=records.flush))
     else:
         app.cleanup_ctx.append(
-            metrics_server(metrics, host=config.host, port=config.port, path=config.path)
-        )
+            metrics_server(
+                metrics, host=config.host, port=config.port, path=config.path,
+                before=records.flush,
+            )
+        )  # fmt: skip
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
@@ -97,11 +118,14 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     metrics = Metrics() if settings.metrics.enabled else None
     server = settings.server
     install_safe_parse_errors()  # aiohttp's own 400s would quote the Cookie line
+    drain = Drain()  # set on SIGTERM by bridge.drain when serving
+    cors = ActualCors(settings.cors.origins)
+    records = RequestRecords(
+        metrics, log_requests=settings.log.access, interval=settings.log.access_flush_seconds
+    )
+    edge = edge_middleware(records, drain=drain, cors=cors)
     app = web.Application(
-        middlewares=[
-            access_middleware(metrics, log_requests=settings.log.access),
-            error_middleware,
-        ],
+        middlewares=[edge],
         client_max_size=server.max_body_bytes,
         # a login token up to max_token_bytes must reach our own check (a JSON 401); aiohttp's
         # default 8190-byte header limit would answer a plain 400 that quotes the header
@@ -114,9 +138,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app[keys.SETTINGS] = settings
     if metrics is not None:
         app[keys.METRICS] = metrics
-        _setup_metrics(app, settings, metrics)
-    app[keys.DRAIN] = Drain()  # set on SIGTERM by bridge.drain when serving
+        _setup_metrics(app, settings, metrics, records)
+    app[keys.DRAIN] = drain
     app[keys.SIGNERS] = build_signers(settings, clock=clock)
+    app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
     app.cleanup_ctx.append(_http_session(settings))
     app.cleanup_ctx.append(_verifier(settings))
 
@@ -137,5 +162,5 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     # abuse limits for the token endpoints and the lookups (in process, or shared via Redis)
     setup_rate_limits(app, settings)
 
-    _setup_cors(app, settings, token_routes)
+    _setup_cors(app, settings, cors, token_routes)
     return app

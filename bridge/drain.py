@@ -21,7 +21,7 @@ import asyncio
 import logging
 import signal
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
 from bridge import keys
@@ -44,14 +44,7 @@ def drain_on_sigterm(app: web.Application, seconds: float) -> None:
     """Make SIGTERM drain for ``seconds`` before the graceful shutdown (``web.run_app`` only)."""
     if seconds <= 0:
         return
-    drain = app[keys.DRAIN]
-
-    async def close_connections(request: web.Request, response: web.StreamResponse) -> None:
-        if drain.active:
-            response.force_close()
-            # this hook runs after aiohttp chose the Connection header: say it, or the client
-            # reuses a connection the server is about to close
-            response.headers[hdrs.CONNECTION] = "close"
+    drain = app[keys.DRAIN]  # bridge.middlewares closes connections while it is active
 
     async def take_over_sigterm(app: web.Application) -> None:
         # runs after run_app installed its handlers, so this one replaces its SIGTERM handler
@@ -66,5 +59,4 @@ def drain_on_sigterm(app: web.Application, seconds: float) -> None:
 
         loop.add_signal_handler(signal.SIGTERM, start)
 
-    app.on_response_prepare.append(close_connections)
     app.on_startup.append(take_over_sigterm)

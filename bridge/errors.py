@@ -1,6 +1,6 @@
 """The gateway's error hierarchy.
 
-Domain code raises these; one middleware (``middlewares.error_middleware``) turns them into
+Domain code raises these; one middleware (``middlewares.edge_middleware``) turns them into
 ``{"code": ..., "description": ...}`` JSON answers. Nothing below knows about HTTP except the
 ``status`` number each class carries.
 

@@ -4,13 +4,11 @@
 library's records (aiohttp, redis, ``bridge.*`` loggers) through the same renderer, so stdout
 carries one kind of line: JSON objects, or aligned human-readable text when it is a terminal.
 
-``access_middleware`` is the outermost middleware. Per request it
-
-* takes the caller's ``X-Request-ID`` when it is short and of a safe alphabet, else makes one,
-  and echoes it on the answer;
-* writes one line (``bridge.access``): request id, method, route, status, duration, target,
-  login subject, for refusals the reason, and the worker's pid;
-* records the request's metrics (:mod:`bridge.metrics`).
+Per request the gateway's one middleware (:mod:`bridge.middlewares`) takes the caller's
+``X-Request-ID`` when it is short and of a safe alphabet (:func:`request_id_for`, else it makes
+one), and :mod:`bridge.records` writes one line for it (``bridge.access``,
+:func:`write_access_lines`): request id, method, route, status, duration, target, login
+subject, for refusals the reason, and the worker's pid.
 
 What a line may hold is decided here, not hoped for: the route is the matched resource's
 pattern (``/v1/targets/{name}/token``), never the raw path or query; the method is a known one
@@ -22,6 +20,7 @@ sensitive key names and masks anything shaped like a JWT.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -34,9 +33,6 @@ from typing import Any, BinaryIO, Literal, TextIO
 import orjson
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-
-from bridge.metrics import Metrics
 
 #: request keys filled along the way and read by the access line
 TARGET = web.RequestKey("target", str)
@@ -80,7 +76,8 @@ def redact(logger: Any, method: str, event: MutableMapping[str, Any]) -> Mutable
 
 class _Timestamp:
     """structlog processor: ISO 8601 UTC with milliseconds, the date part made once a second
-    (structlog's ``TimeStamper`` formats a datetime per line, a measurable share of a line)."""
+    (structlog's ``TimeStamper`` formats a datetime per line, a measurable share of a line).
+    An event that has a ``timestamp`` keeps it: an access line carries its request's time."""
 
     __slots__ = ("_prefix", "_second")
 
@@ -88,15 +85,18 @@ class _Timestamp:
         self._second = -1
         self._prefix = ""
 
-    def __call__(
-        self, logger: Any, method: str, event: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        now = time.time()
+    def format(self, now: float) -> str:
         second = int(now)
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if "timestamp" not in event:
+            event["timestamp"] = self.format(time.time())
         return event
 
 
@@ -130,37 +130,66 @@ def install_redaction() -> None:
 
 LogFormat = Literal["auto", "json", "console"]
 
-#: writes one access event as a JSON line; set by ``configure_logging`` in JSON mode. The
-#: access line is written once per request, so it skips structlog's per-call machinery (a
-#: bound-logger proxy, a context copy, a processor chain: ~3/4 of a line's cost) but goes
-#: through the same steps: level, timestamp, ``redact``, orjson.
-_access_writer: Callable[[dict[str, Any]], None] | None = None
+#: writes access events as JSON lines, in one ``write``; set by ``configure_logging`` in JSON
+#: mode. Access lines skip structlog's per-call machinery (a bound-logger proxy, a context copy,
+#: a processor chain: ~3/4 of a line's cost) but go through the same steps: level, ``redact``,
+#: orjson. Each event brings its own timestamp (:func:`access_timestamp`).
+_access_writer: Callable[[list[dict[str, Any]]], None] | None = None
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}  # fmt: skip
+_timestamps = _Timestamp()
 
 
-def _json_line_writer(
-    out: TextIO, timestamper: _Timestamp, level: int
-) -> Callable[[dict[str, Any]], None]:
+def access_timestamp(now: float) -> str:
+    """``now`` (seconds since the epoch) as an access line's timestamp."""
+    return _timestamps.format(now)
+
+
+def _json_lines_writer(out: TextIO, level: int) -> Callable[[list[dict[str, Any]]], None]:
     if level > logging.INFO:
-        return lambda event: None  # access lines are info lines
+        return lambda events: None  # access lines are info lines
     binary: BinaryIO | None = getattr(out, "buffer", None)
     if binary is None:
-        return lambda event: _write_text(out, timestamper, event)
+        return lambda events: _write_text(out, events)
+    dumps = orjson.dumps
 
     # the same rendering as structlog's set-up below: orjson bytes, or json text on a text stream
-    def write_bytes(event: dict[str, Any]) -> None:
-        event["level"] = "info"
-        binary.write(orjson.dumps(redact(None, "info", timestamper(None, "info", event))) + b"\n")
-        binary.flush()
+    def write_bytes(events: list[dict[str, Any]]) -> None:
+        lines = []
+        for event in events:
+            event["level"] = "info"
+            lines.append(dumps(redact(None, "info", event)))
+        lines.append(b"")
+        try:
+            binary.write(b"\n".join(lines))
+            binary.flush()
+        except (OSError, ValueError):  # stdout closed or gone: as print() would, drop them
+            pass
 
     return write_bytes
 
 
-def _write_text(out: TextIO, timestamper: _Timestamp, event: dict[str, Any]) -> None:
-    event["level"] = "info"
-    out.write(json.dumps(redact(None, "info", timestamper(None, "info", event))) + "\n")
+def _write_text(out: TextIO, events: list[dict[str, Any]]) -> None:
+    lines = []
+    for event in events:
+        event["level"] = "info"
+        lines.append(json.dumps(redact(None, "info", event)) + "\n")
+    out.write("".join(lines))
     out.flush()
+
+
+def write_access_lines(events: list[dict[str, Any]]) -> None:
+    """Write access lines: all in one go in JSON mode; through structlog otherwise (console
+    format, or logging never configured)."""
+    write = _access_writer
+    if write is not None:
+        write(events)
+        return
+    for event in events:
+        _structlog_access.info(**event)
+
+
+_structlog_access = structlog.get_logger()  # a lazy proxy: bound to the configuration at first use
 
 
 def configure_logging(
@@ -171,8 +200,8 @@ def configure_logging(
     global _access_writer
     console = format == "console" or (format == "auto" and out.isatty())
     numeric = _LEVELS.get(level, logging.INFO)
-    timestamper = _Timestamp()
-    _access_writer = None if console else _json_line_writer(out, timestamper, numeric)
+    timestamper = _timestamps
+    _access_writer = None if console else _json_lines_writer(out, numeric)
     # the access line is written per request: orjson and a bytes logger where possible (the
     # set-up structlog's documentation gives for speed); text streams get str lines
     renderer: Any
@@ -237,68 +266,15 @@ def route_of(request: web.BaseRequest) -> str:
     return canonical
 
 
+#: fresh request ids: 16 random hex digits per process, then a counter in 16 more. Unique
+#: across processes and restarts like a random id, without a ``getrandom`` system call per
+#: request. Nothing relies on an id being unguessable: it only ties lines to an answer.
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count(1)
+
+
 def request_id_for(given: str | None) -> str:
-    """The caller's id when it is safe to log and echo, else a fresh random one."""
+    """The caller's id when it is safe to log and echo, else a fresh one (32 hex digits)."""
     if given is not None and _REQUEST_ID.fullmatch(given) and "eyJ" not in given:
         return given
-    return os.urandom(16).hex()
-
-
-def access_middleware(metrics: Metrics | None, *, log_requests: bool = True) -> Middleware:
-    """The outermost middleware: request id, one access line, the request's metrics."""
-    logger = structlog.get_logger()  # a lazy proxy: bound to the configuration at first use
-    perf_counter = time.perf_counter
-    pid = os.getpid()  # which worker answered
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = perf_counter()
-        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
-        request[REQUEST_ID] = request_id
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            response.headers[REQUEST_ID_HEADER] = request_id
-            return response
-        except web.HTTPException as exc:  # only redirects get here; errors are JSON answers
-            status = exc.status
-            exc.headers[REQUEST_ID_HEADER] = request_id
-            raise
-        except BaseException:
-            status = 499  # the client went away (cancelled) or a bug past error_middleware
-            raise
-        finally:
-            seconds = perf_counter() - started
-            route = route_of(request)
-            method = request.method if request.method in KNOWN_METHODS else "OTHER"
-            target = request.get(TARGET)
-            reason = request.get(ERROR_REASON)
-            if metrics is not None:
-                metrics.observe_request(route, method, status, seconds)
-                if target is not None:  # a token route, past the target look-up
-                    if status == 200:
-                        metrics.token_minted(target)
-                    elif reason is not None:
-                        metrics.verification_failed(reason)
-            if log_requests and (status >= 400 or route not in PROBE_ROUTES):
-                event = {
-                    "event": "request",
-                    "logger": "bridge.access",
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "target": target,
-                    "subject": request.get(SUBJECT),
-                    "reason": reason,
-                    "pid": pid,
-                }
-                write = _access_writer
-                if write is not None:
-                    write(event)
-                else:  # console format, or logging never configured: structlog as usual
-                    logger.info(**event)
-
-    return middleware
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"

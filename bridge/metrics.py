@@ -3,13 +3,15 @@
 One :class:`Metrics` per application, each with its own ``CollectorRegistry`` (so two apps in
 one test process never share counts). The components that count something take an optional
 ``metrics`` keyword and call the few recording methods below; the request-level counts are
-made once per request by ``bridge.log.access_middleware``.
+made per request, in batches, by :mod:`bridge.records`.
 
 Several workers (``bridge serve --workers N``) share one port through SO_REUSEPORT, so a
 scrape reaches one worker at random. ``bridge serve`` therefore gives every run a fresh
 directory in ``PROMETHEUS_MULTIPROC_DIR`` before it starts the workers; prometheus-client then
 keeps each worker's values in a small memory-mapped file there, and whichever worker answers
 the scrape adds them all up (:class:`~prometheus_client.multiprocess.MultiProcessCollector`).
+Request counts are recorded in batches (:mod:`bridge.records`): the worker that answers a
+scrape records its own first; the others' reach it within ``log.access_flush_seconds``.
 Gauges say how workers combine: Redis is up when every live worker reaches it (``livemin``),
 a breaker shows its worst state across live workers (``livemax``).
 
@@ -102,7 +104,7 @@ class Metrics:
         self._token_children: dict[str, Counter] = {}
         self._failure_children: dict[str, Counter] = {}
 
-    # --- per request (bridge.log.access_middleware) -------------------------------------
+    # --- per request, in batches (bridge.records) ----------------------------------------
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -162,8 +164,14 @@ class Metrics:
         return generate_latest(registry)
 
 
-def metrics_handler(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+def metrics_handler(
+    metrics: Metrics, *, before: Callable[[], None] | None = None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The exposition handler; ``before`` runs first (to record what is still pending)."""
+
     async def handle(request: web.Request) -> web.Response:
+        if before is not None:
+            before()
         response = web.Response(body=metrics.exposition())
         response.headers[hdrs.CONTENT_TYPE] = CONTENT_TYPE_LATEST
         return response
@@ -172,7 +180,12 @@ def metrics_handler(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.R
 
 
 def metrics_server(
-    metrics: Metrics, *, host: str, port: int, path: str
+    metrics: Metrics,
+    *,
+    host: str,
+    port: int,
+    path: str,
+    before: Callable[[], None] | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` serving only the metrics on their own port (like oauth2-proxy's
     ``--metrics-address``), so the public port need not expose them. With several workers
@@ -180,7 +193,7 @@ def metrics_server(
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         metrics_app = web.Application()
-        metrics_app.router.add_get(path, metrics_handler(metrics))
+        metrics_app.router.add_get(path, metrics_handler(metrics, before=before))
         runner = web.AppRunner(metrics_app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_port=multiprocess_dir() is not None or None)

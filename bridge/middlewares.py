@@ -1,20 +1,38 @@
-"""The error middleware: error translation and the headers every answer carries.
+"""The gateway's one middleware: request id, errors as JSON, standard headers, access line.
 
-``error_middleware`` is the one place where exceptions become HTTP: a :class:`BridgeError`
+``edge_middleware`` is the one place where exceptions become HTTP: a :class:`BridgeError`
 becomes its status with ``{"code", "description"}``; aiohttp's own HTTP errors (404 for an
 unknown route, 405, 413, ...) get the same JSON shape; anything else is logged (without the
 request's cookies or headers) and answered as a bare 500, which tests treat as a bug.
+
+It is also where every answer gets its standard headers and a listed origin's CORS headers,
+where a draining instance (:mod:`bridge.drain`) closes keep-alive connections, and where each
+request is recorded for its access line and metrics (:mod:`bridge.records`). All of that is
+one middleware, not several: each middleware layer is a coroutine per request, and aiohttp adds
+a layer of its own whenever there is any.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
+from bridge.cors import ActualCors
+from bridge.drain import Drain
 from bridge.errors import BridgeError
-from bridge.log import ERROR_REASON
+from bridge.log import (
+    ERROR_REASON,
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    SUBJECT,
+    TARGET,
+    request_id_for,
+    route_of,
+)
+from bridge.records import RequestRecords
 
 log = logging.getLogger("bridge.errors")
 
@@ -58,29 +76,75 @@ def _answer_for(request: web.Request, exc: Exception) -> web.Response:
     return error_response(500, "internal_error", "Internal error")
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Errors become ``{"code", "description"}``; every answer gets the standard headers.
+def edge_middleware(
+    records: RequestRecords | None,
+    *,
+    drain: Drain | None = None,
+    cors: ActualCors | None = None,
+) -> Middleware:
+    """The outermost (and only) middleware. Per request:
 
-    ``nosniff`` and ``no-store`` everywhere unless a handler chose; ``Vary: Origin`` because
-    whether CORS headers are present depends on ``Origin``, so a shared cache must never hand
-    one origin's answer to another (aiohttp-cors does not add it). One middleware, not two:
-    this runs on every request.
+    * the request id: the caller's ``X-Request-ID`` when safe, else a fresh one; echoed;
+    * errors become ``{"code", "description"}`` answers;
+    * ``nosniff`` and ``no-store`` unless a handler chose; ``Vary: Origin``, because whether
+      CORS headers are present depends on ``Origin``, so a shared cache must never hand one
+      origin's answer to another;
+    * a listed origin's CORS headers on the CORS routes (:mod:`bridge.cors`);
+    * ``Connection: close`` while draining, so clients leave their keep-alive connections;
+    * a record of the request, for its metrics and its access line.
     """
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = _answer_for(request, exc)
-    except Exception as exc:
-        response = _answer_for(request, exc)
-    headers = response.headers
-    headers.setdefault(hdrs.X_CONTENT_TYPE_OPTIONS, "nosniff")
-    headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
-    vary = headers.get(hdrs.VARY)
-    if vary is None:
-        headers[hdrs.VARY] = "Origin"
-    elif "origin" not in vary.lower():
-        headers[hdrs.VARY] = f"{vary}, Origin"
-    return response
+    perf_counter = time.perf_counter
+    wall_clock = time.time
+    draining = drain if drain is not None else Drain()
+    if records is not None and not records.wanted:
+        records = None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = perf_counter()
+        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        request[REQUEST_ID] = request_id
+        status = 499  # unless an answer is made: the client went away (the task was cancelled)
+        try:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:  # a redirect: aiohttp sends it as it is
+                    status = exc.status
+                    exc.headers[REQUEST_ID_HEADER] = request_id
+                    raise
+                response = _answer_for(request, exc)
+            except Exception as exc:
+                response = _answer_for(request, exc)
+            status = response.status
+            headers = response.headers
+            headers[REQUEST_ID_HEADER] = request_id
+            headers.setdefault(hdrs.X_CONTENT_TYPE_OPTIONS, "nosniff")
+            headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+            vary = headers.get(hdrs.VARY)
+            if vary is None:
+                headers[hdrs.VARY] = "Origin"
+            elif "origin" not in vary.lower():
+                headers[hdrs.VARY] = f"{vary}, Origin"
+            if cors is not None:
+                cors.add_headers(request, headers)
+            if draining.active:
+                response.force_close()  # before prepare: aiohttp then says Connection: close
+            return response
+        finally:
+            if records is not None:
+                records.add(
+                    (
+                        wall_clock(),
+                        request_id,
+                        request.method,
+                        route_of(request),
+                        status,
+                        perf_counter() - started,
+                        request.get(TARGET),
+                        request.get(SUBJECT),
+                        request.get(ERROR_REASON),
+                    )
+                )
+
+    return middleware

@@ -94,7 +94,7 @@ def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool)
         shutdown_timeout=server.shutdown_timeout,
         keepalive_timeout=server.keepalive_timeout,
         backlog=server.backlog,
-        access_log=None,  # bridge.log.access_middleware writes the one line per request
+        access_log=None,  # bridge.middlewares.edge_middleware writes the one line per request
         print=lambda line: log.info("%s", " ".join(str(line).strip("= \n").split())),
         loop=loop,
     )

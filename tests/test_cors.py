@@ -105,3 +105,25 @@ async def test_no_origin_no_cors_headers(client: AppClient) -> None:
     response = await client.get("/generate/token", headers={"Cookie": f"token={login_token()}"})
     assert response.status == 200
     assert allow_headers(response.headers) == []
+
+
+async def test_actual_answers_carry_each_cors_header_once(client: AppClient) -> None:
+    """aiohttp-cors answers preflights only; its response signal must not add a second set."""
+    for method in (client.get, client.post):
+        response = await method(
+            "/v1/targets/chat/token", headers={"Origin": ORIGIN, "Cookie": f"token={login_token()}"}
+        )
+        assert response.status == 200
+        assert response.headers.getall("Access-Control-Allow-Origin") == [ORIGIN]
+        assert response.headers.getall("Access-Control-Allow-Credentials") == ["true"]
+        assert response.headers.getall("Access-Control-Expose-Headers") == ["Retry-After"]
+    assert len(client.app.on_response_prepare) == 0
+
+
+async def test_routes_without_cors_get_no_allow_headers_from_a_listed_origin(
+    client: AppClient,
+) -> None:
+    for path in ("/healthz", "/.well-known/jwks.json", "/nowhere"):
+        response = await client.get(path, headers={"Origin": ORIGIN})
+        assert allow_headers(response.headers) == [], path
+        assert "Origin" in response.headers["Vary"]

@@ -18,6 +18,7 @@ import pytest
 import structlog
 
 from bridge.log import REDACTED, configure_logging, redact
+from bridge.records import flush_all
 from bridge.settings import Settings
 from tests.conftest import (
     CHAT_SECRET,
@@ -55,6 +56,7 @@ def log_stream() -> Iterator[io.StringIO]:
 @pytest.fixture
 def log_lines(log_stream: io.StringIO) -> Lines:
     def read() -> list[dict[str, Any]]:
+        flush_all()  # access lines are written in batches (bridge.records)
         return [json.loads(line) for line in log_stream.getvalue().splitlines()]
 
     return read
@@ -253,6 +255,7 @@ async def test_no_token_cookie_secret_or_staff_key_reaches_a_log_line_or_error_b
                app_answers=False)  # fmt: skip
     await call("GET", "/metrics")
 
+    flush_all()  # access lines are written in batches (bridge.records)
     logged = log_stream.getvalue()
     # the valid token: five GETs, a POST, the application/jwt one; the email-less one: Messaging
     assert len(minted) == 8

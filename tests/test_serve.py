@@ -97,6 +97,14 @@ class Gateway:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 
+    def stopped_cleanly(self) -> bool:
+        """SIGTERM, then exit status 0; otherwise the end of the output says why."""
+        code = self.stop()
+        if code != 0:
+            print(f"exit status {code}; the gateway's last output:")
+            print("\n".join(self.output.read_text(errors="replace").splitlines()[-40:]))
+        return code == 0
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -121,6 +129,8 @@ async def test_workers_share_the_port_and_any_of_them_reports_everyones_metrics(
         for _ in range(40):
             status, _ = await fresh_connection_get(gateway.url + "/generate/token")
             assert status == 401
+        # each worker records its requests in batches, at least every access_flush_seconds (1 s)
+        await asyncio.sleep(1.5)
         for _ in range(6):  # each scrape may land on either worker; each must see all 40
             status, text = await fresh_connection_get(gateway.url + "/metrics")
             assert status == 200
@@ -132,11 +142,15 @@ async def test_workers_share_the_port_and_any_of_them_reports_everyones_metrics(
             assert counted == 40
             failures = value(samples, "bridge_token_verification_failures_total", reason="00-00")
             assert failures == 40
+        # access lines are buffered for up to log.access_flush_seconds (1 s by default)
+        await gateway.wait_until(
+            lambda: len(gateway.access("/generate/token")) == 40, "40 access lines", seconds=5
+        )
         served_by = {line["pid"] for line in gateway.access("/generate/token")}
         assert len(served_by) == 2  # 40 fresh connections all on one worker: 2**-39
         loops = [m[2] for e in gateway.events() if (m := WORKER_STARTING.match(e))]
         assert loops == ["uvloop", "uvloop"]
-        assert gateway.stop() == 0
+        assert gateway.stopped_cleanly()
     finally:
         gateway.kill()
 
@@ -193,7 +207,7 @@ async def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
         for _ in range(10):
             status, _ = await fresh_connection_get(gateway.url + "/healthz")
             assert status == 200
-        assert gateway.stop() == 0
+        assert gateway.stopped_cleanly()
     finally:
         gateway.kill()
 

@@ -1,0 +1,131 @@
+"""Request records: one small tuple per request; in batches, access lines and request metrics.
+
+Writing a request's access line and counting it in Prometheus while answering it costs a
+``write`` system call and a few hundred lines of Python per request, as much again as
+answering; measured with ``tests/benchmarks`` it was over a third of a token request. So the
+edge middleware only appends a tuple here, and :meth:`RequestRecords.flush` turns a batch of
+them into access lines (one ``write`` for all) and metric updates:
+
+* every ``log.access_flush_seconds`` (1 s by default) while the app runs, and at its shutdown;
+* whenever :data:`BATCH_LIMIT` records wait (so memory stays bounded under any load);
+* before ``/metrics`` answers, so a scrape sees every request this process has answered;
+* at interpreter exit (:func:`flush_all`).
+
+This is nginx's ``access_log ... buffer= flush=``. The price: a line reaches stdout, and the
+other workers' counts reach a scrape, up to that many seconds late; each line still carries
+its request's own timestamp. ``access_flush_seconds: 0`` records every request at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bridge.log import KNOWN_METHODS, PROBE_ROUTES, access_timestamp, write_access_lines
+from bridge.metrics import Metrics
+
+#: records kept at most before a batch is flushed regardless of the time
+BATCH_LIMIT = 512
+
+#: (wall time, request id, method, route, status, seconds, target, subject, reason)
+Record = tuple[float, str, str, str, int, float, "str | None", "str | None", "str | None"]
+
+_live: weakref.WeakSet[RequestRecords] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Flush every live app's records (at exit; tests that read lines call it too)."""
+    for records in list(_live):
+        records.flush()
+
+
+atexit.register(flush_all)
+
+
+class RequestRecords:
+    """What the edge middleware hands over per request, until the next flush."""
+
+    __slots__ = ("__weakref__", "_limit", "_log", "_metrics", "_pending", "_pid", "interval")
+
+    def __init__(self, metrics: Metrics | None, *, log_requests: bool, interval: float) -> None:
+        self._metrics = metrics
+        self._log = log_requests
+        self._pending: list[Record] = []
+        self._pid = os.getpid()  # which worker answered
+        self.interval = interval
+        self._limit = BATCH_LIMIT if interval > 0 else 1
+        _live.add(self)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anything is made of records (a line or a metric)."""
+        return self._log or self._metrics is not None
+
+    def add(self, record: Record) -> None:
+        pending = self._pending
+        pending.append(record)
+        if len(pending) >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        batch = self._pending
+        if not batch:
+            return
+        self._pending = []
+        metrics = self._metrics
+        if metrics is not None:
+            for _, _, method, route, status, seconds, target, _, reason in batch:
+                if method not in KNOWN_METHODS:
+                    method = "OTHER"
+                metrics.observe_request(route, method, status, seconds)
+                if target is not None:  # a token route, past the target look-up
+                    if status == 200:
+                        metrics.token_minted(target)
+                    elif reason is not None:
+                        metrics.verification_failed(reason)
+        if not self._log:
+            return
+        pid = self._pid
+        events: list[dict[str, Any]] = [
+            {
+                "event": "request",
+                "logger": "bridge.access",
+                "timestamp": access_timestamp(now),
+                "request_id": request_id,
+                "method": method if method in KNOWN_METHODS else "OTHER",
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "target": target,
+                "subject": subject,
+                "reason": reason,
+                "pid": pid,
+            }
+            for now, request_id, method, route, status, seconds, target, subject, reason in batch
+            if status >= 400 or route not in PROBE_ROUTES  # successful probes are only counted
+        ]
+        if events:
+            write_access_lines(events)
+
+    async def flusher(self, app: object) -> AsyncIterator[None]:
+        """``cleanup_ctx``: flush every ``interval`` seconds while the app runs, and at the end."""
+        timer: asyncio.TimerHandle | None = None
+        if self.interval > 0:
+            loop = asyncio.get_running_loop()
+
+            def tick() -> None:
+                nonlocal timer
+                timer = loop.call_later(self.interval, tick)
+                self.flush()
+
+            timer = loop.call_later(self.interval, tick)
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self.flush()
