@@ -140,6 +140,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         app[keys.METRICS] = metrics
         _setup_metrics(app, settings, metrics, records)
     app[keys.DRAIN] = drain
+    app[keys.RECORDS] = records
     app[keys.SIGNERS] = build_signers(settings, clock=clock)
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
     app.cleanup_ctx.append(_http_session(settings))

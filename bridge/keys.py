@@ -20,6 +20,7 @@ from bridge.upstream import Verifier
 if TYPE_CHECKING:  # bridge.staff reads these keys, so it cannot be imported from here
     from bridge.drain import Drain
     from bridge.ratelimit import RateLimits
+    from bridge.records import RequestRecords
     from bridge.staff import StaffServices
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -37,3 +38,5 @@ STAFF: web.AppKey[StaffServices] = web.AppKey("staff")
 RATE_LIMITS: web.AppKey[RateLimits] = web.AppKey("rate_limits")
 #: set on SIGTERM while the process drains (``bridge.drain``)
 DRAIN: web.AppKey[Drain] = web.AppKey("drain")
+#: per-request records and audit lines, written in batches (``bridge.records``)
+RECORDS: web.AppKey[RequestRecords] = web.AppKey("records")

@@ -103,6 +103,7 @@ class Metrics:
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._token_children: dict[str, Counter] = {}
         self._failure_children: dict[str, Counter] = {}
+        self._cache_children: dict[tuple[str, bool], Counter] = {}
 
     # --- per request, in batches (bridge.records) ----------------------------------------
 
@@ -133,7 +134,11 @@ class Metrics:
     # --- from the components -------------------------------------------------------------
 
     def cache_lookup(self, kind: str, *, hit: bool) -> None:
-        self.cache.labels(kind, "hit" if hit else "miss").inc()
+        key = (kind, hit)
+        child = self._cache_children.get(key)
+        if child is None:
+            child = self._cache_children[key] = self.cache.labels(kind, "hit" if hit else "miss")
+        child.inc()
 
     def rate_limit_event(self, limit: str, outcome: Literal["limited", "fail_open"]) -> None:
         self.rate_limits.labels(limit, outcome).inc()

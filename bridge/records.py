@@ -11,6 +11,9 @@ them into access lines (one ``write`` for all) and metric updates:
 * before ``/metrics`` answers, so a scrape sees every request this process has answered;
 * at interpreter exit (:func:`flush_all`).
 
+The staff lookups' audit lines (``bridge.audit``) go out with the same batches
+(:meth:`RequestRecords.add_line`), for the same reason.
+
 This is nginx's ``access_log ... buffer= flush=``. The price: a line reaches stdout, and the
 other workers' counts reach a scrape, up to that many seconds late; each line still carries
 its request's own timestamp. ``access_flush_seconds: 0`` records every request at once.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +37,8 @@ BATCH_LIMIT = 512
 
 #: (wall time, request id, method, route, status, seconds, target, subject, reason)
 Record = tuple[float, str, str, str, int, float, "str | None", "str | None", "str | None"]
+#: what waits for the next flush: a request's record, or a finished line (an audit line)
+Pending = Record | dict[str, Any]
 
 _live: weakref.WeakSet[RequestRecords] = weakref.WeakSet()
 
@@ -54,7 +60,7 @@ class RequestRecords:
     def __init__(self, metrics: Metrics | None, *, log_requests: bool, interval: float) -> None:
         self._metrics = metrics
         self._log = log_requests
-        self._pending: list[Record] = []
+        self._pending: list[Pending] = []
         self._pid = os.getpid()  # which worker answered
         self.interval = interval
         self._limit = BATCH_LIMIT if interval > 0 else 1
@@ -71,43 +77,52 @@ class RequestRecords:
         if len(pending) >= self._limit:
             self.flush()
 
+    def add_line(self, event: dict[str, Any]) -> None:
+        """A line of its own (``event``, ``logger`` and fields), written with the next batch
+        whether or not access lines are on; it gets the current time as its timestamp."""
+        event["timestamp"] = access_timestamp(time.time())
+        self._pending.append(event)
+        if len(self._pending) >= self._limit:
+            self.flush()
+
     def flush(self) -> None:
         batch = self._pending
         if not batch:
             return
         self._pending = []
-        metrics = self._metrics
-        if metrics is not None:
-            for _, _, method, route, status, seconds, target, _, reason in batch:
-                if method not in KNOWN_METHODS:
-                    method = "OTHER"
+        metrics, log_requests, pid = self._metrics, self._log, self._pid
+        events: list[dict[str, Any]] = []
+        for item in batch:
+            if isinstance(item, dict):
+                events.append(item)
+                continue
+            now, request_id, method, route, status, seconds, target, subject, reason = item
+            if method not in KNOWN_METHODS:
+                method = "OTHER"
+            if metrics is not None:
                 metrics.observe_request(route, method, status, seconds)
                 if target is not None:  # a token route, past the target look-up
                     if status == 200:
                         metrics.token_minted(target)
                     elif reason is not None:
                         metrics.verification_failed(reason)
-        if not self._log:
-            return
-        pid = self._pid
-        events: list[dict[str, Any]] = [
-            {
-                "event": "request",
-                "logger": "bridge.access",
-                "timestamp": access_timestamp(now),
-                "request_id": request_id,
-                "method": method if method in KNOWN_METHODS else "OTHER",
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "target": target,
-                "subject": subject,
-                "reason": reason,
-                "pid": pid,
-            }
-            for now, request_id, method, route, status, seconds, target, subject, reason in batch
-            if status >= 400 or route not in PROBE_ROUTES  # successful probes are only counted
-        ]
+            if log_requests and (status >= 400 or route not in PROBE_ROUTES):
+                events.append(
+                    {
+                        "event": "request",
+                        "logger": "bridge.access",
+                        "timestamp": access_timestamp(now),
+                        "request_id": request_id,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "target": target,
+                        "subject": subject,
+                        "reason": reason,
+                        "pid": pid,
+                    }
+                )  # successful probes are only counted
         if events:
             write_access_lines(events)
 

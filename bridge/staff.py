@@ -5,7 +5,8 @@
 
 A request reads: :class:`StaffAuth` (a staff API key, or a login cookie whose token carries
 ``staff.login_group``) -> the lookup service from :mod:`bridge.visitors` (which validates the
-id before any cache or Zendesk access) -> JSON -> one ``bridge.audit`` log record. Nothing is
+id before any cache or Zendesk access) -> JSON -> one ``bridge.audit`` line
+(structured: kind, staff, id, verdict, source, duration_ms, request_id). Nothing is
 read from the cache and nothing is asked of Zendesk before authentication succeeds.
 
 A lookup whose API is not configured (no ``zendesk_chat_api`` / ``zendesk_support_api``)
@@ -17,19 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import hdrs, web
 
 from bridge import keys
 from bridge.cache import Cache, build_cache
 from bridge.errors import BridgeError, StaffUnauthorized, TokenError
-from bridge.log import SUBJECT
+from bridge.log import REQUEST_ID, SUBJECT
 from bridge.ratelimit import STAFF as STAFF_LIMIT
 from bridge.settings import Settings
 from bridge.upstream import Identity
@@ -42,7 +43,8 @@ from bridge.visitors import (
     support_client,
 )
 
-audit_log = logging.getLogger("bridge.audit")
+#: the logger name of the audit lines: one per staff lookup, written with the access lines
+AUDIT_LOGGER = "bridge.audit"
 
 Verify = Callable[[str], Awaitable[Identity]]
 
@@ -154,20 +156,24 @@ async def _staff_lookup(
         await request.app[keys.RATE_LIMITS].check(STAFF_LIMIT, staff)
         body, linked, source = await run(services)
         verdict = "linked" if linked else "unlinked"
-        return web.json_response(body)
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
     except BridgeError as exc:
         verdict = exc.code
         source = getattr(exc, "source", source)
         raise
     finally:
-        audit_log.info(
-            "staff lookup kind=%s staff=%s id=%s verdict=%s source=%s duration_ms=%.1f",
-            kind,
-            staff,
-            _safe_id(ident, pattern),
-            verdict,
-            source,
-            (time.perf_counter() - started) * 1000,
+        request.app[keys.RECORDS].add_line(
+            {
+                "event": "staff lookup",
+                "logger": AUDIT_LOGGER,
+                "request_id": request.get(REQUEST_ID),
+                "kind": kind,
+                "staff": staff,
+                "id": _safe_id(ident, pattern),
+                "verdict": verdict,
+                "source": source,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
         )
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import copy
+import io
+import json
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
 from typing import Any
 
 import jwt
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 from aiohttp.web import Application
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.app import create_app
+from bridge.log import configure_logging
+from bridge.records import flush_all
 from bridge.settings import Settings, parse_settings
 
 pytest_plugins = ["tests.redis_server", "tests.fake_zendesk", "tests.redis_topology"]
@@ -119,3 +125,37 @@ def make_client(aiohttp_client: Any) -> ClientFactory:
 @pytest.fixture
 async def client(make_client: ClientFactory) -> AppClient:
     return await make_client()
+
+
+Lines = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Logging configured as ``bridge serve`` does (JSON lines), onto a stream."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    try:
+        yield stream
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], root.level = saved
+
+
+@pytest.fixture
+def log_lines(log_stream: io.StringIO) -> Lines:
+    """Every line written so far, parsed; batched lines (bridge.records) are flushed first."""
+
+    def read() -> list[dict[str, Any]]:
+        flush_all()
+        return [json.loads(line) for line in log_stream.getvalue().splitlines()]
+
+    return read
+
+
+@pytest.fixture
+def audit_lines(log_lines: Lines) -> Lines:
+    """The ``bridge.audit`` lines written so far."""
+    return lambda: [line for line in log_lines() if line.get("logger") == "bridge.audit"]

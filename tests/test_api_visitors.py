@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import io
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +15,7 @@ from pytest_aiohttp import AiohttpServer
 
 from bridge import devzendesk
 from bridge.settings import Settings
-from tests.conftest import AppClient, ClientFactory, login_token, settings
+from tests.conftest import SUB, AppClient, ClientFactory, Lines, login_token, settings
 from tests.fake_zendesk import CHAT_TOKEN, LOGIN_USER, FakeZendesk, Reply
 from tests.redis_server import RedisServer, unique_prefix
 
@@ -162,44 +162,51 @@ async def test_missing_or_wrong_staff_key_is_401_before_cache_or_zendesk(
 
 
 async def test_both_rotated_keys_work_and_the_audit_names_the_key_not_its_value(
-    make_client: ClientFactory, fake_zendesk: FakeZendesk, caplog: pytest.LogCaptureFixture
+    make_client: ClientFactory,
+    fake_zendesk: FakeZendesk,
+    audit_lines: Lines,
+    log_stream: io.StringIO,
 ) -> None:
     client = await make_client(staff_settings(fake_zendesk))
-    caplog.set_level(logging.INFO, logger="bridge.audit")
+    request_ids = []
     for key in (STAFF_KEY, OLD_STAFF_KEY):
         async with client.get(
             f"/v1/visitors/{LINKED}", headers={"Authorization": f"Bearer {key}"}
         ) as response:
             assert response.status == 200
-    audits = [r.getMessage() for r in caplog.records if r.name == "bridge.audit"]
-    assert len(audits) == 2
-    assert "staff=key#1" in audits[0]
-    assert "staff=key#2" in audits[1]
-    assert f"id={LINKED}" in audits[0]
-    assert "verdict=linked" in audits[0]
-    assert "source=zendesk" in audits[0]
-    assert "source=cache" in audits[1]
-    assert "duration_ms=" in audits[0]
-    assert STAFF_KEY not in caplog.text
-    assert OLD_STAFF_KEY not in caplog.text
-    assert CHAT_TOKEN not in caplog.text
+            request_ids.append(response.headers["X-Request-ID"])
+    audits = audit_lines()
+    assert [a["event"] for a in audits] == ["staff lookup"] * 2
+    assert [a["staff"] for a in audits] == ["key#1", "key#2"]
+    assert [a["id"] for a in audits] == [LINKED, LINKED]
+    assert [a["kind"] for a in audits] == ["visitor", "visitor"]
+    assert [a["verdict"] for a in audits] == ["linked", "linked"]
+    assert [a["source"] for a in audits] == ["zendesk", "cache"]
+    assert [a["request_id"] for a in audits] == request_ids  # joins the access line
+    assert all(isinstance(a["duration_ms"], float) for a in audits)
+    assert all(a["level"] == "info" and a["timestamp"].endswith("Z") for a in audits)
+    logged = log_stream.getvalue()
+    assert STAFF_KEY not in logged
+    assert OLD_STAFF_KEY not in logged
+    assert CHAT_TOKEN not in logged
 
 
 async def test_refused_lookups_are_audited_too(
-    make_client: ClientFactory, fake_zendesk: FakeZendesk, caplog: pytest.LogCaptureFixture
+    make_client: ClientFactory,
+    fake_zendesk: FakeZendesk,
+    audit_lines: Lines,
+    log_stream: io.StringIO,
 ) -> None:
     client = await make_client(staff_settings(fake_zendesk))
-    caplog.set_level(logging.INFO, logger="bridge.audit")
     bad_key = "Bearer not-a-key-0123456789abcdef"
     async with client.get(f"/v1/visitors/{LINKED}", headers={"Authorization": bad_key}) as r:
         assert r.status == 401
     async with client.get("/v1/visitors/-bad%0Aid", headers=AUTH) as r:
         assert r.status == 400
-    audits = [r.getMessage() for r in caplog.records if r.name == "bridge.audit"]
-    assert "verdict=staff_unauthorized" in audits[0]
-    assert "not-a-key" not in caplog.text
-    assert "id=<invalid>" in audits[1]
-    assert "verdict=invalid_id" in audits[1]
+    first, second = audit_lines()
+    assert (first["staff"], first["verdict"]) == ("-", "staff_unauthorized")
+    assert "not-a-key" not in log_stream.getvalue()
+    assert (second["id"], second["verdict"]) == ("<invalid>", "invalid_id")
 
 
 def group_settings(fake: FakeZendesk) -> Settings:
@@ -209,16 +216,16 @@ def group_settings(fake: FakeZendesk) -> Settings:
 
 
 async def test_a_login_user_in_the_staff_group_may_look_up(
-    make_client: ClientFactory, fake_zendesk: FakeZendesk, caplog: pytest.LogCaptureFixture
+    make_client: ClientFactory, fake_zendesk: FakeZendesk, audit_lines: Lines
 ) -> None:
     client = await make_client(group_settings(fake_zendesk))
-    caplog.set_level(logging.INFO, logger="bridge.audit")
     groups = [{"id": 7, "name": "support-staff", "is_default": False}]
     client.session.cookie_jar.update_cookies({"token": login_token(groups=groups)})
     status, body = await get_json(client, f"/v1/visitors/{LINKED}")
     assert status == 200
     assert body["linked"] is True
-    assert "staff=login:" in caplog.text
+    [audit] = audit_lines()
+    assert audit["staff"] == f"login:{SUB}"
 
 
 @pytest.mark.parametrize(
@@ -324,20 +331,18 @@ async def test_unknown_visitor_is_404_and_cached_briefly(
     fake_zendesk: FakeZendesk,
     redis_server: RedisServer,
     direct: aioredis.Redis,
-    caplog: pytest.LogCaptureFixture,
+    audit_lines: Lines,
 ) -> None:
     prefix = unique_prefix()
     app_settings = staff_settings(fake_zendesk, redis_url=redis_server.url, prefix=prefix)
     client = await make_client(app_settings)
-    caplog.set_level(logging.INFO, logger="bridge.audit")
     for _ in range(3):
         status, body = await lookup(client, "nobody")
         assert status == 404
         assert body["code"] == "visitor_not_found"
     assert fake_zendesk.calls == 1
-    audits = [r.getMessage() for r in caplog.records if r.name == "bridge.audit"]
-    assert "verdict=visitor_not_found source=zendesk" in audits[0]
-    assert "verdict=visitor_not_found source=cache" in audits[2]
+    audits = [(a["verdict"], a["source"]) for a in audit_lines()]
+    assert audits == [("visitor_not_found", "zendesk")] + [("visitor_not_found", "cache")] * 2
     (key,) = await direct.keys(f"{prefix}:v1:visitor:*")
     assert 0 < await direct.pttl(key) <= 30_000
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -29,6 +27,7 @@ from tests.conftest import (
     SUB,
     AppClient,
     ClientFactory,
+    Lines,
     login_token,
     settings,
     zipchat_pem,
@@ -36,30 +35,7 @@ from tests.conftest import (
 from tests.fake_zendesk import CHAT_TOKEN, FakeZendesk
 from tests.test_api_visitors import AUTH, LINKED, STAFF_KEY
 
-Lines = Callable[[], list[dict[str, Any]]]
 HEX_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    stream = io.StringIO()
-    configure_logging("json", "info", stream=stream)
-    try:
-        yield stream
-    finally:
-        structlog.reset_defaults()
-        root.handlers[:], root.level = saved
-
-
-@pytest.fixture
-def log_lines(log_stream: io.StringIO) -> Lines:
-    def read() -> list[dict[str, Any]]:
-        flush_all()  # access lines are written in batches (bridge.records)
-        return [json.loads(line) for line in log_stream.getvalue().splitlines()]
-
-    return read
 
 
 def access_lines(lines: Lines) -> list[dict[str, Any]]:

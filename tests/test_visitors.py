@@ -24,11 +24,13 @@ from bridge.errors import (
 )
 from bridge.settings import ZendeskSupportApiSettings
 from bridge.visitors import (
+    DECODED_ENTRIES,
     CircuitBreaker,
     CircuitOpen,
     LoginUserLookup,
     VendorClient,
     VendorRateLimited,
+    Visitor,
     VisitorLookup,
     VisitorNotFound,
     ZendeskAuthFailed,
@@ -62,7 +64,7 @@ def chat(session: aiohttp.ClientSession, base_url: str, **knobs: Any) -> VendorC
 
 
 def lookup_for(client: VendorClient, cache: MemoryCache | None = None) -> VisitorLookup:
-    return VisitorLookup(client, cache or MemoryCache(), ttl=60, negative_ttl=5)
+    return VisitorLookup(client, MemoryCache() if cache is None else cache, ttl=60, negative_ttl=5)
 
 
 # --- parsing and the verdict ---------------------------------------------------------------
@@ -152,6 +154,25 @@ async def test_corrupt_cache_entry_is_a_miss(fake_zendesk: FakeZendesk, session:
         verdict = await lookup_for(chat(session, fake_zendesk.chat_url), cache).lookup(LINKED)
         assert verdict.source == "zendesk"
     assert fake_zendesk.calls == 3
+
+
+async def test_a_changed_cache_entry_is_decoded_again_and_the_decoded_ones_are_bounded(
+    fake_zendesk: FakeZendesk, session: Any
+) -> None:
+    cache = MemoryCache()
+    lookup = lookup_for(chat(session, fake_zendesk.chat_url), cache)
+    key = cache.key("visitor", LINKED)
+    for name in ("First", "Second", "First"):
+        entry = {"v": 1, "found": True, "value": Visitor(LINKED, name=name).as_json()}
+        await cache.set(key, json.dumps(entry).encode(), ttl=60)
+        verdict = await lookup.lookup(LINKED)
+        assert (verdict.source, verdict.visitor.name) == ("cache", name)
+    for i in range(DECODED_ENTRIES + 10):
+        entry = {"v": 1, "found": True, "value": Visitor(LINKED, name=f"n{i}").as_json()}
+        await cache.set(key, json.dumps(entry).encode(), ttl=60)
+        assert (await lookup.lookup(LINKED)).visitor.name == f"n{i}"
+    assert len(lookup._flights._decoded) <= DECODED_ENTRIES
+    assert fake_zendesk.calls == 0
 
 
 async def test_fifty_concurrent_cold_lookups_make_one_call(
