@@ -143,7 +143,7 @@ def edge_middleware(
                         perf_counter() - started,
                         request.get(TARGET),
                         request.get(SUBJECT),
-                        request.get(ERROR_REASON),
+                        request.get(ERROR_REASON) if status >= 400 else None,
                     )
                 )
 

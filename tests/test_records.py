@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import structlog
 
-from bridge.log import configure_logging
+from bridge.log import SAFE_LINE_KEYS, SENSITIVE_KEYS, configure_logging, write_access_lines
 from bridge.records import BATCH_LIMIT, RequestRecords, flush_all
 from tests.conftest import AppClient, ClientFactory, login_token, settings
 
@@ -124,3 +124,38 @@ async def test_shutting_the_app_down_writes_what_is_left(
 def test_nothing_is_kept_when_nothing_is_wanted() -> None:
     records = RequestRecords(None, log_requests=False, interval=1)
     assert not records.wanted
+
+
+@pytest.fixture
+def binary_stream() -> Iterator[io.BytesIO]:
+    """Logging onto a bytes-backed stream: the writer bridge serve uses on stdout."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    raw = io.BytesIO()
+    configure_logging("json", "info", stream=io.TextIOWrapper(raw, write_through=True))
+    try:
+        yield raw
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], root.level = saved
+
+
+def test_safe_line_keys_hold_nothing_sensitive() -> None:
+    assert SAFE_LINE_KEYS.isdisjoint(SENSITIVE_KEYS)
+    assert all(key.islower() for key in SAFE_LINE_KEYS)
+
+
+def test_the_stdout_writer_redacts_only_what_needs_it(binary_stream: io.BytesIO) -> None:
+    jwt_like = login_token()
+    clean = {"event": "request", "logger": "bridge.access", "subject": "user-1", "status": 200}
+    shady = {"event": "request", "logger": "bridge.access", "subject": jwt_like, "status": 200}
+    foreign = {"event": "x", "logger": "bridge.test", "Cookie": "token=abc", "note": "fine"}
+    write_access_lines([dict(clean), dict(clean)])
+    write_access_lines([dict(clean), dict(shady), dict(foreign)])
+    lines = [json.loads(line) for line in binary_stream.getvalue().splitlines()]
+    assert lines[0] == lines[1] == lines[2] == {**clean, "level": "info"}
+    assert lines[3]["subject"] == "[redacted-jwt]"
+    assert lines[4]["Cookie"] == "[redacted]"
+    assert lines[4]["note"] == "fine"
+    assert jwt_like.encode() not in binary_stream.getvalue()
+    assert b"token=abc" not in binary_stream.getvalue()

@@ -8,6 +8,7 @@ lookups held up by the fake Zendesk (a real HTTP server in the test's own event 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from aiohttp import web
 
 from tests.conftest import config
 from tests.fake_zendesk import CHAT_TOKEN, FakeZendesk
@@ -81,6 +83,11 @@ class Gateway:
 
     async def wait_healthy(self, workers: int) -> None:
         await self.wait_until(lambda: len(self.started()) >= workers, "workers to start")
+        # each worker says so once its socket listens; until then the others take everything
+        await self.wait_until(
+            lambda: sum(e.startswith("Running on") for e in self.events()) >= workers,
+            "every worker to listen",
+        )
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 try:
@@ -225,3 +232,16 @@ async def test_a_stop_while_the_workers_start_is_a_clean_stop(tmp_path: Path) ->
             await fresh_connection_get(gateway.url + "/healthz")
     finally:
         gateway.kill()
+
+
+async def test_a_worker_settles_the_collector_after_start_up() -> None:
+    from bridge.serve import GC_THRESHOLD, _settle_gc
+
+    saved = gc.get_threshold()
+    try:
+        await _settle_gc(web.Application())
+        assert gc.get_threshold() == GC_THRESHOLD
+        assert gc.get_freeze_count() > 0  # start-up objects are no longer scanned
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
