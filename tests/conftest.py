@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -9,7 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, TextIO
 
 import jwt
 import pytest
@@ -130,18 +131,25 @@ async def client(make_client: ClientFactory) -> AppClient:
 Lines = Callable[[], list[dict[str, Any]]]
 
 
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """Logging configured as ``bridge serve`` does (JSON lines), onto a stream."""
+@contextlib.contextmanager
+def logging_to(stream: TextIO) -> Iterator[None]:
+    """Logging configured as ``bridge serve`` does (JSON lines) onto ``stream``, then undone."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
-    stream = io.StringIO()
     configure_logging("json", "info", stream=stream)
     try:
-        yield stream
+        yield
     finally:
         structlog.reset_defaults()
         root.handlers[:], root.level = saved
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Logging configured as ``bridge serve`` does (JSON lines), onto a text stream."""
+    stream = io.StringIO()
+    with logging_to(stream):
+        yield stream
 
 
 @pytest.fixture

@@ -10,31 +10,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-import structlog
 
-from bridge.log import SAFE_LINE_KEYS, SENSITIVE_KEYS, configure_logging, write_access_lines
+from bridge.log import SAFE_LINE_KEYS, SENSITIVE_KEYS, write_access_lines
 from bridge.records import BATCH_LIMIT, RequestRecords, flush_all
-from tests.conftest import AppClient, ClientFactory, login_token, settings
-
-
-@pytest.fixture
-def stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    out = io.StringIO()
-    configure_logging("json", "info", stream=out)
-    try:
-        yield out
-    finally:
-        structlog.reset_defaults()
-        root.handlers[:], root.level = saved
+from tests.conftest import AppClient, ClientFactory, logging_to, login_token, settings
 
 
 def access(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -47,53 +32,53 @@ def seconds_of(timestamp: str) -> float:
 
 
 async def test_lines_wait_for_the_batch_and_keep_their_requests_time(
-    make_client: ClientFactory, stream: io.StringIO
+    make_client: ClientFactory, log_stream: io.StringIO
 ) -> None:
     client = await make_client(settings(log={"access_flush_seconds": 60}))
     before = time.time()
     response = await client.get("/generate/token", headers={"Cookie": f"token={login_token()}"})
     assert response.status == 200
-    assert access(stream) == []  # not yet: the batch is written at most every 60 s
+    assert access(log_stream) == []  # not yet: the batch is written at most every 60 s
     await asyncio.sleep(0.05)
     flush_all()
-    [line] = access(stream)
+    [line] = access(log_stream)
     assert line["request_id"] == response.headers["X-Request-ID"]
     # the line says when the request was answered, not when the batch was written
     assert before - 0.002 <= seconds_of(line["timestamp"]) <= time.time() - 0.04
 
 
 async def test_the_running_app_writes_its_batch_every_interval(
-    make_client: ClientFactory, stream: io.StringIO
+    make_client: ClientFactory, log_stream: io.StringIO
 ) -> None:
     client = await make_client(settings(log={"access_flush_seconds": 0.1}))
     await client.get("/generate/token")
     for _ in range(50):  # the app's own timer, no flush from the test
-        if access(stream):
+        if access(log_stream):
             break
         await asyncio.sleep(0.02)
-    [line] = access(stream)
+    [line] = access(log_stream)
     assert (line["status"], line["reason"]) == (401, "00-00")  # no login cookie
 
 
 async def test_zero_seconds_writes_each_line_at_once(
-    make_client: ClientFactory, stream: io.StringIO
+    make_client: ClientFactory, log_stream: io.StringIO
 ) -> None:
     client = await make_client(settings(log={"access_flush_seconds": 0}))
     for expected in (1, 2, 3):
         await client.get("/generate/token")
-        assert len(access(stream)) == expected
+        assert len(access(log_stream)) == expected
 
 
 async def test_a_full_batch_is_written_without_waiting(
-    make_client: ClientFactory, stream: io.StringIO
+    make_client: ClientFactory, log_stream: io.StringIO
 ) -> None:
     client = await make_client(settings(log={"access_flush_seconds": 60}))
     for _ in range(BATCH_LIMIT - 2):
         await client.get("/healthz")  # recorded (counted), though probes get no line
     await client.get("/generate/token")
-    assert access(stream) == []  # BATCH_LIMIT - 1 records wait
+    assert access(log_stream) == []  # BATCH_LIMIT - 1 records wait
     await client.get("/generate/token")  # the batch is full: lines and metrics go out
-    assert len(access(stream)) == 2
+    assert len(access(log_stream)) == 2
 
 
 async def test_a_scrape_counts_every_request_answered_before_it(
@@ -112,13 +97,13 @@ async def test_a_scrape_counts_every_request_answered_before_it(
 
 
 async def test_shutting_the_app_down_writes_what_is_left(
-    make_client: ClientFactory, stream: io.StringIO
+    make_client: ClientFactory, log_stream: io.StringIO
 ) -> None:
     client = await make_client(settings(log={"access_flush_seconds": 60}))
     await client.get("/generate/token")
-    assert access(stream) == []
+    assert access(log_stream) == []
     await client.close()  # the app's cleanup
-    assert len(access(stream)) == 1
+    assert len(access(log_stream)) == 1
 
 
 def test_nothing_is_kept_when_nothing_is_wanted() -> None:
@@ -129,15 +114,9 @@ def test_nothing_is_kept_when_nothing_is_wanted() -> None:
 @pytest.fixture
 def binary_stream() -> Iterator[io.BytesIO]:
     """Logging onto a bytes-backed stream: the writer bridge serve uses on stdout."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
     raw = io.BytesIO()
-    configure_logging("json", "info", stream=io.TextIOWrapper(raw, write_through=True))
-    try:
+    with logging_to(io.TextIOWrapper(raw, write_through=True)):
         yield raw
-    finally:
-        structlog.reset_defaults()
-        root.handlers[:], root.level = saved
 
 
 def test_safe_line_keys_hold_nothing_sensitive() -> None:
