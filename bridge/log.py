@@ -27,7 +27,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, BinaryIO, Literal, TextIO
 
 import orjson
@@ -81,6 +81,10 @@ def redact(logger: Any, method: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
+#: ".000Z" to ".999Z": a look-up instead of a format per line
+_MILLISECONDS = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
 class _Timestamp:
     """structlog processor: ISO 8601 UTC with milliseconds, the date part made once a second
     (structlog's ``TimeStamper`` formats a datetime per line, a measurable share of a line).
@@ -97,7 +101,7 @@ class _Timestamp:
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        return self._prefix + _MILLISECONDS[int((now - second) * 1000) % 1000]
 
     def __call__(
         self, logger: Any, method: str, event: MutableMapping[str, Any]
@@ -141,7 +145,7 @@ LogFormat = Literal["auto", "json", "console"]
 #: mode. Access lines skip structlog's per-call machinery (a bound-logger proxy, a context copy,
 #: a processor chain: ~3/4 of a line's cost) but go through the same steps: level, ``redact``,
 #: orjson. Each event brings its own timestamp (:func:`access_timestamp`).
-_access_writer: Callable[[list[dict[str, Any]]], None] | None = None
+_access_writer: Callable[[Iterable[dict[str, Any]]], None] | None = None
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}  # fmt: skip
 _timestamps = _Timestamp()
@@ -152,7 +156,7 @@ def access_timestamp(now: float) -> str:
     return _timestamps.format(now)
 
 
-def _json_lines_writer(out: TextIO, level: int) -> Callable[[list[dict[str, Any]]], None]:
+def _json_lines_writer(out: TextIO, level: int) -> Callable[[Iterable[dict[str, Any]]], None]:
     if level > logging.INFO:
         return lambda events: None  # access lines are info lines
     binary: BinaryIO | None = getattr(out, "buffer", None)
@@ -163,18 +167,21 @@ def _json_lines_writer(out: TextIO, level: int) -> Callable[[list[dict[str, Any]
     safe_keys = SAFE_LINE_KEYS.issuperset
 
     # the same rendering as structlog's set-up below: orjson bytes, or json text on a text stream
-    def write_bytes(events: list[dict[str, Any]]) -> None:
+    def write_bytes(events: Iterable[dict[str, Any]]) -> None:
+        # Each line goes into one buffer as it is made, and its event and bytes are dropped at
+        # once: keeping a batch's 512 separate bytes objects alive until a join made orjson's
+        # allocations about ten times slower (measured with the benchmark's access line).
+        data = bytearray()
         for event in events:
             event["level"] = "info"
-        data = None
-        # what redact() would do, decided for the whole batch at once: with only known,
-        # non-sensitive keys and no "eyJ" anywhere in the text there is nothing to redact
-        if all(safe_keys(event) for event in events):
-            data = b"".join([dumps(event, option=newline) for event in events])
-            if b"eyJ" in data:
-                data = None
-        if data is None:
-            data = b"".join([dumps(redact(None, "info", e), option=newline) for e in events])
+            line = dumps(event, option=newline)
+            # what redact() would change: a key outside the known, non-sensitive keys of the
+            # access and audit lines, or anything JWT-shaped in the text
+            if b"eyJ" in line or not safe_keys(event):
+                line = dumps(redact(None, "info", event), option=newline)
+            data += line
+        if not data:
+            return
         try:
             binary.write(data)
             binary.flush()
@@ -184,7 +191,7 @@ def _json_lines_writer(out: TextIO, level: int) -> Callable[[list[dict[str, Any]
     return write_bytes
 
 
-def _write_text(out: TextIO, events: list[dict[str, Any]]) -> None:
+def _write_text(out: TextIO, events: Iterable[dict[str, Any]]) -> None:
     lines = []
     for event in events:
         event["level"] = "info"
@@ -193,7 +200,7 @@ def _write_text(out: TextIO, events: list[dict[str, Any]]) -> None:
     out.flush()
 
 
-def write_access_lines(events: list[dict[str, Any]]) -> None:
+def write_access_lines(events: Iterable[dict[str, Any]]) -> None:
     """Write access lines: all in one go in JSON mode; through structlog otherwise (console
     format, or logging never configured)."""
     write = _access_writer

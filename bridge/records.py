@@ -26,7 +26,7 @@ import atexit
 import os
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from bridge.log import KNOWN_METHODS, PROBE_ROUTES, access_timestamp, write_access_lines
@@ -90,41 +90,59 @@ class RequestRecords:
         if not batch:
             return
         self._pending = []
-        metrics, log_requests, pid = self._metrics, self._log, self._pid
-        events: list[dict[str, Any]] = []
+        if self._metrics is not None:
+            self._count(batch, self._metrics)
+        if self._log or any(isinstance(item, dict) for item in batch):
+            write_access_lines(self._lines(batch))
+
+    @staticmethod
+    def _count(batch: list[Pending], metrics: Metrics) -> None:
+        requests: dict[tuple[str, str, int], int] = {}
+        durations: dict[str, list[float]] = {}
+        minted: dict[str, int] = {}
+        failures: dict[str, int] = {}
         for item in batch:
             if isinstance(item, dict):
-                events.append(item)
+                continue
+            _, _, method, route, status, seconds, target, _, reason = item
+            key = (route, method if method in KNOWN_METHODS else "OTHER", status)
+            requests[key] = requests.get(key, 0) + 1
+            found = durations.get(route)
+            if found is None:
+                durations[route] = [seconds]
+            else:
+                found.append(seconds)
+            if target is not None:  # a token route, past the target look-up
+                if status == 200:
+                    minted[target] = minted.get(target, 0) + 1
+                elif reason is not None:
+                    failures[reason] = failures.get(reason, 0) + 1
+        metrics.record_requests(requests, durations, minted, failures)
+
+    def _lines(self, batch: list[Pending]) -> Iterator[dict[str, Any]]:
+        """The batch's lines in order: audit lines as they are, requests as access lines
+        (when those are on; successful probes are only counted)."""
+        log_requests, pid = self._log, self._pid
+        for item in batch:
+            if isinstance(item, dict):
+                yield item
                 continue
             now, request_id, method, route, status, seconds, target, subject, reason = item
-            if method not in KNOWN_METHODS:
-                method = "OTHER"
-            if metrics is not None:
-                metrics.observe_request(route, method, status, seconds)
-                if target is not None:  # a token route, past the target look-up
-                    if status == 200:
-                        metrics.token_minted(target)
-                    elif reason is not None:
-                        metrics.verification_failed(reason)
             if log_requests and (status >= 400 or route not in PROBE_ROUTES):
-                events.append(
-                    {
-                        "event": "request",
-                        "logger": "bridge.access",
-                        "timestamp": access_timestamp(now),
-                        "request_id": request_id,
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "target": target,
-                        "subject": subject,
-                        "reason": reason,
-                        "pid": pid,
-                    }
-                )  # successful probes are only counted
-        if events:
-            write_access_lines(events)
+                yield {
+                    "event": "request",
+                    "logger": "bridge.access",
+                    "timestamp": access_timestamp(now),
+                    "request_id": request_id,
+                    "method": method if method in KNOWN_METHODS else "OTHER",
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "target": target,
+                    "subject": subject,
+                    "reason": reason,
+                    "pid": pid,
+                }
 
     async def flusher(self, app: object) -> AsyncIterator[None]:
         """``cleanup_ctx``: flush every ``interval`` seconds while the app runs, and at the end."""

@@ -194,3 +194,41 @@ async def test_rate_limit_refusals_are_counted_by_limit(make_client: ClientFacto
     assert statuses == [401, 401, 429, 429]
     samples = await scrape(client)
     assert value(samples, "bridge_rate_limit_events_total", limit="address", outcome="limited") == 2
+
+
+def test_a_batch_of_durations_exposes_what_observing_them_one_by_one_does() -> None:
+    """``record_requests`` adds a batch to the histogram's buckets itself (prometheus-client
+    has no bulk observe); the exposition must be exactly what ``observe`` per value gives."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from bridge.metrics import LATENCY_BUCKETS, Metrics
+
+    durations = [0.0, 0.0001, 0.0005, 0.00051, 0.001, 0.3, 5.0, 7.5, 0.0004, 0.0025, 0.0025]
+    metrics = Metrics()
+    half = len(durations) // 2  # two batches, so the second adds to the first
+    first, second = durations[:half], durations[half:]
+    metrics.record_requests({(TOKEN_ROUTE, "GET", 200): len(first)}, {TOKEN_ROUTE: first}, {}, {})
+    metrics.record_requests(
+        {(TOKEN_ROUTE, "GET", 200): len(second)}, {TOKEN_ROUTE: second}, {"chat": 3}, {"expired": 2}
+    )
+
+    registry = CollectorRegistry()
+    reference = Histogram(
+        "bridge_http_request_duration_seconds", "Time from request to answer.",
+        ["route"], buckets=LATENCY_BUCKETS, registry=registry,
+    )  # fmt: skip
+    for seconds in durations:
+        reference.labels(TOKEN_ROUTE).observe(seconds)
+
+    ours = parse(generate_latest(metrics.registry).decode())
+    expected = parse(generate_latest(registry).decode())
+    buckets = {key: v for key, v in expected.items() if key[0].endswith(("_bucket", "_count"))}
+    assert len(buckets) == len(LATENCY_BUCKETS) + 2  # every bucket, +Inf and the count
+    for key, count in buckets.items():
+        assert ours[key] == count, key
+    total = ("bridge_http_request_duration_seconds_sum", frozenset({("route", TOKEN_ROUTE)}))
+    assert ours[total] == pytest.approx(expected[total])
+    labels = {"route": TOKEN_ROUTE, "method": "GET", "status": "200"}
+    assert value(ours, "bridge_http_requests_total", **labels) == len(durations)
+    assert value(ours, "bridge_tokens_minted_total", target="chat") == 3
+    assert value(ours, "bridge_token_verification_failures_total", reason="expired") == 2
