@@ -141,16 +141,17 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         _setup_metrics(app, settings, metrics, records)
     app[keys.DRAIN] = drain
     app[keys.RECORDS] = records
-    app[keys.SIGNERS] = build_signers(settings, clock=clock)
+    signers = app[keys.SIGNERS] = build_signers(settings, clock=clock)
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
     app.cleanup_ctx.append(_http_session(settings))
     app.cleanup_ctx.append(_verifier(settings))
 
+    tokens = handlers.TokenRoutes(settings, signers)
     token_routes = [
-        app.router.add_get("/generate/token", handlers.generate_token),
-        app.router.add_post("/generate/token", handlers.generate_token),
-        app.router.add_get("/v1/targets/{name}/token", handlers.target_token),
-        app.router.add_post("/v1/targets/{name}/token", handlers.target_token),
+        app.router.add_get("/generate/token", tokens.generate_token),
+        app.router.add_post("/generate/token", tokens.generate_token),
+        app.router.add_get("/v1/targets/{name}/token", tokens.target_token),
+        app.router.add_post("/v1/targets/{name}/token", tokens.target_token),
     ]
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
@@ -162,6 +163,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     setup_pages(app, settings)
     # abuse limits for the token endpoints and the lookups (in process, or shared via Redis)
     setup_rate_limits(app, settings)
+    app.cleanup_ctx.append(tokens.bind)  # after the verifier's and the limits' own
 
     _setup_cors(app, settings, cors, token_routes)
     return app

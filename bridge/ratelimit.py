@@ -40,7 +40,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -65,18 +65,17 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """``per_minute`` sustained, ``burst`` at once; the GCRA interval and tolerance in seconds."""
+    """``per_minute`` sustained, ``burst`` at once; the GCRA interval and tolerance in seconds
+    (worked out once: every token request reads them)."""
 
     per_minute: int
     burst: int
+    interval: float = field(init=False, repr=False, compare=False)
+    tolerance: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def interval(self) -> float:
-        return 60.0 / self.per_minute
-
-    @property
-    def tolerance(self) -> float:
-        return self.interval * self.burst
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interval", 60.0 / self.per_minute)
+        object.__setattr__(self, "tolerance", self.interval * self.burst)
 
     @classmethod
     def of(cls, settings: RateSettings | None) -> Rate | None:
@@ -144,9 +143,12 @@ class MemoryGcra:
             wait = self.hit_now(limit, ident, rate)
             return (wait, 0) if wait > 0 else (0.0, -1)
         now = self._clock()
+        tables = self._tables
         updates = []
         for index, (limit, ident, rate) in enumerate(checks):
-            table = self._table(limit)
+            table = tables.get(limit)
+            if table is None:
+                table = tables[limit] = {}
             tat = table.get(ident, now)
             new_tat = (tat if tat > now else now) + rate.interval
             wait = new_tat - now - rate.tolerance
@@ -154,7 +156,7 @@ class MemoryGcra:
                 return wait, index
             updates.append((table, ident, new_tat))
         for table, ident, new_tat in updates:
-            table.pop(ident, None)
+            table.pop(ident, None)  # re-inserted: the dict's order is least recent first
             table[ident] = new_tat
             if len(table) > self._max:
                 self._evict(table, now)
@@ -358,18 +360,30 @@ class RateLimits:
     async def check(self, limit: str, ident: str) -> None:
         await self.check_all([(limit, ident)])
 
+    def check_all_now(self, checks: Sequence[tuple[str, str]]) -> bool:
+        """:meth:`check_all` without a coroutine when no I/O is needed: with in-process limits
+        (or none configured) decide now, raise :class:`RateLimited` if refused, and return
+        True. With shared limits return False having counted nothing: await
+        :meth:`check_all`."""
+        if self._memory is None:
+            return not any(limit in self._rates for limit, _ in checks)
+        rates = self._rates
+        found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
+        if found:
+            wait, index = self._memory.hit_many_now(found)
+            if wait > 0:
+                self._refuse(found[index][0], wait)
+        return True
+
     async def check_all(self, checks: Sequence[tuple[str, str]]) -> None:
         """Count the request against every configured limit at once (one Redis round trip);
         raise :class:`RateLimited` if any refuses, and then count it against none."""
+        if self.check_all_now(checks):
+            return
         found = [
             (limit, ident, self._rates[limit]) for limit, ident in checks if limit in self._rates
         ]
-        if not found:
-            return
-        if self._memory is not None:  # no await on the in-process path
-            result: tuple[float, int] | None = self._memory.hit_many_now(found)
-        else:
-            result = await self._backend.hit_many(found)
+        result = await self._backend.hit_many(found)
         if result is None:
             for limit, _, _ in found:
                 self.counters.fail_open[limit] += 1
@@ -378,13 +392,15 @@ class RateLimits:
             return
         wait, index = result
         if wait > 0:
-            limit = found[index][0]
-            self.counters.limited[limit] += 1
-            if self.metrics is not None:
-                self.metrics.rate_limit_event(limit, "limited")
-            error = RateLimited(retry_after=max(1, math.ceil(wait)))
-            error.reason = f"rate_limited_{limit}"
-            raise error
+            self._refuse(found[index][0], wait)
+
+    def _refuse(self, limit: str, wait: float) -> NoReturn:
+        self.counters.limited[limit] += 1
+        if self.metrics is not None:
+            self.metrics.rate_limit_event(limit, "limited")
+        error = RateLimited(retry_after=max(1, math.ceil(wait)))
+        error.reason = f"rate_limited_{limit}"
+        raise error
 
     async def check_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> None:
         if ADDRESS in self._rates:

@@ -242,20 +242,11 @@ class Verifier:
         same identity, except for expiry, which is checked again on every hit exactly as a full
         verification would. Failures are never cached.
         """
-        cached = self._cache.get(token)
+        identity = self.known(token)
+        if identity is not None:
+            return identity
         keyset = self._keyset
         generation = 0 if keyset is None else keyset.generation
-        if cached is not None:
-            identity, cached_generation = cached
-            if (
-                identity.expires_at > self._clock() - self._leeway
-                and cached_generation == generation
-                # keys due for a refresh: take the full path, which refreshes them, so that a
-                # revoked key stops working as soon as it would without this cache
-                and (keyset is None or keyset.fresh)
-            ):
-                return identity
-            del self._cache[token]
         identity = await self._verify(token)
         if self._cache_size:
             if len(self._cache) >= self._cache_size:
@@ -263,6 +254,25 @@ class Verifier:
             # the generation seen before the check: a refresh during it makes this entry stale
             self._cache[token] = (identity, generation)
         return identity
+
+    def known(self, token: str) -> Identity | None:
+        """The identity of a token that verified before and would verify now, from the cache
+        (no coroutine: the token path's common case); None means: call :meth:`verify`."""
+        cached = self._cache.get(token)
+        if cached is None:
+            return None
+        identity, cached_generation = cached
+        keyset = self._keyset
+        if (
+            identity.expires_at > self._clock() - self._leeway
+            and cached_generation == (0 if keyset is None else keyset.generation)
+            # keys due for a refresh: take the full path, which refreshes them, so that a
+            # revoked key stops working as soon as it would without this cache
+            and (keyset is None or keyset.fresh)
+        ):
+            return identity
+        del self._cache[token]
+        return None
 
     @property
     def cached(self) -> int:

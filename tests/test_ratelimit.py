@@ -306,3 +306,30 @@ async def test_check_all_names_the_limit_that_refused() -> None:
         await limits.check_all([(ADDRESS, "a"), (SUBJECT, "u")])
     assert caught.value.reason == "rate_limited_subject"
     assert limits.counters.limited == {SUBJECT: 1}
+
+
+async def test_in_process_limits_are_decided_without_a_coroutine() -> None:
+    """``check_all_now`` is the token path's common case: the same decisions and counts as
+    ``check_all``, made at once."""
+    limits = RateLimits(
+        {ADDRESS: Rate(per_minute=60, burst=2), SUBJECT: None},
+        MemoryGcra(max_tracked=100, clock=FakeClock(1000.0)),
+    )
+    assert limits.check_all_now([(ADDRESS, "a"), (SUBJECT, "u")]) is True
+    assert limits.check_all_now([(ADDRESS, "a")]) is True
+    with pytest.raises(RateLimited) as caught:
+        limits.check_all_now([(ADDRESS, "a"), (SUBJECT, "u")])
+    assert caught.value.reason == "rate_limited_address"
+    assert caught.value.retry_after == 1
+    assert limits.counters.limited == {ADDRESS: 1}
+    assert limits.check_all_now([(SUBJECT, "u")]) is True  # not configured: nothing to do
+
+
+async def test_shared_limits_are_left_to_the_awaited_check(redis_gcra: RedisGcra) -> None:
+    limits = RateLimits({ADDRESS: Rate(per_minute=60, burst=1)}, redis_gcra)
+    for _ in range(3):  # would be refused by the second if it counted
+        assert limits.check_all_now([(ADDRESS, "a")]) is False
+    await limits.check_all([(ADDRESS, "a")])
+    with pytest.raises(RateLimited):
+        await limits.check_all([(ADDRESS, "a")])
+    assert limits.check_all_now([(SUBJECT, "u")]) is True  # no configured limit among them

@@ -35,6 +35,19 @@ async def test_a_cached_token_still_expires_to_the_second() -> None:
     assert await reason_of(check, token) == "expired"
 
 
+async def test_known_answers_only_what_verify_would_answer_from_the_cache() -> None:
+    clock = FakeClock(NOW)
+    check = Verifier(upstream(leeway=0), clock=clock)
+    token = hs256(claims(exp=NOW + 10))
+    assert check.known(token) is None  # never verified: the full path
+    identity = await check.verify(token)
+    assert check.known(token) == identity
+    clock.now = NOW + 10
+    assert check.known(token) is None  # expired: dropped, and verify says why
+    assert check.cached == 0
+    assert await reason_of(check, token) == "expired"
+
+
 async def test_leeway_is_the_same_for_cached_tokens() -> None:
     clock = FakeClock(NOW)
     check = Verifier(upstream(leeway=30), clock=clock)
