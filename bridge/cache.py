@@ -72,8 +72,15 @@ class Lock:
 class Cache(abc.ABC):
     """Bytes by key with a TTL, plus a best-effort cross-process lock. Never raises."""
 
+    #: entries live in this process: :meth:`peek` answers without a coroutine
+    local: bool = False
+
     def __init__(self, *, prefix: str) -> None:
         self.prefix = prefix
+
+    def peek(self, key: str) -> bytes | None:
+        """:meth:`get` for a :attr:`local` cache, without awaiting anything."""
+        raise NotImplementedError("only a local cache can be read without awaiting")
 
     def key(self, kind: str, ident: str) -> str:
         return f"{self.prefix}:{KEY_VERSION}:{kind}:{hash_id(ident)}"
@@ -122,7 +129,9 @@ class MemoryCache(Cache):
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: str) -> bytes | None:
+    local = True
+
+    def peek(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -132,6 +141,9 @@ class MemoryCache(Cache):
             return None
         self._entries.move_to_end(key)
         return value
+
+    async def get(self, key: str) -> bytes | None:
+        return self.peek(key)
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         now = self._clock()

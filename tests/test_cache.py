@@ -74,6 +74,27 @@ async def test_memory_entry_expires_after_its_ttl() -> None:
     assert len(cache) == 0
 
 
+async def test_memory_entries_can_be_read_without_awaiting() -> None:
+    """``peek`` is ``get`` without a coroutine (the lookup hit path): same expiry, same LRU."""
+    clock = FakeClock()
+    cache = MemoryCache(clock=clock, max_entries=2)
+    assert cache.local
+    await cache.set("a", b"1", ttl=10)
+    await cache.set("b", b"2", ttl=60)
+    assert cache.peek("a") == b"1"  # a is now the most recently used
+    await cache.set("c", b"3", ttl=60)
+    assert cache.peek("b") is None
+    clock.now += 10
+    assert cache.peek("a") is None  # expired
+    assert cache.peek("c") == b"3"
+
+
+def test_a_redis_cache_is_never_read_without_awaiting(cache: RedisCache) -> None:
+    assert not cache.local
+    with pytest.raises(NotImplementedError):
+        cache.peek("k")
+
+
 async def test_memory_cache_is_bounded_and_evicts_least_recently_used() -> None:
     cache = MemoryCache(max_entries=2)
     await cache.set("a", b"1", ttl=60)
