@@ -1,11 +1,18 @@
 """Token-path benchmark: the gateway against a bare aiohttp app, as ratios from one run.
 
-    python tests/benchmarks/bench.py [--seconds 10] [--rounds 3] [--memory-requests 1000000]
+    python tests/benchmarks/bench.py [--seconds 4] [--rounds 7] [--memory-requests 1000000]
+                                     [--noise]
 
 Both servers run pinned to CPU 0 (``taskset``); ``wrk`` drives them from CPU 1, one at a time,
-alternating which goes first in each round. The gateway runs with its production defaults on
-(access log to a file, metrics, CORS with an ``Origin`` on every request, Fetch Metadata, rate
-limits set high enough never to refuse the one benchmark client). Scenarios:
+alternating which goes first in each round. Each round's ratio compares two runs seconds apart,
+and the printed ratio is the median over rounds: on a shared machine the speed of one CPU
+drifts by a fifth or more within a minute, so many short paired rounds say more than a few
+long ones. ``--noise`` measures that floor: a second, identical bare app against the first,
+in the same paired rounds (their ratio would be 1.00 on a quiet machine).
+
+The gateway runs with its production defaults on (access log to a file, metrics, CORS with an
+``Origin`` on every request, Fetch Metadata, rate limits set high enough never to refuse the
+one benchmark client). Scenarios:
 
 * ``hot``: one user's login cookie on every request to ``/generate/token``;
 * ``users-10k``: 10,000 distinct users' cookies in rotation;
@@ -70,7 +77,7 @@ rate_limits:
 
 TARGETS = {"hot": 0.7, "users-10k": 0.5, "lookup-hit": 0.5}
 P99_LIMIT = 2.0
-ROW = "{:<12} {:>12} {:>10} {:>6} {:>16} {:>16} {:>9} {:>6}"
+ROW = "{:<12} {:>12} {:>10} {:>6} {:>11} {:>16} {:>16} {:>9} {:>6}"
 
 
 @dataclass
@@ -161,8 +168,11 @@ def wrk(url: str, seconds: float, connections: int, env: dict[str, str]) -> Resu
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--noise", action="store_true", help="also pair a second bare app with the first"
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--memory-requests", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -222,6 +232,17 @@ def main() -> int:
         processes.append(bare)
         bare_url = f"http://127.0.0.1:{bare_port}"
         wait_ready(f"{bare_url}/", bare)
+        twin_url = None
+        if args.noise:  # the same bare app again: what the machine alone does to a ratio
+            twin_port = free_port()
+            twin = start(
+                [sys.executable, str(HERE / "bare_app.py"), str(twin_port), str(size)],
+                0,
+                work / "twin.log",
+            )
+            processes.append(twin)
+            twin_url = f"http://127.0.0.1:{twin_port}"
+            wait_ready(f"{twin_url}/", twin)
 
         auth = {"BENCH_AUTH": f"Bearer {STAFF_KEY}", "BENCH_PATH": f"/v1/visitors/{VISITOR}"}
         scenarios = {
@@ -233,18 +254,22 @@ def main() -> int:
         # own (a cold start), then warm up until every token has been seen twice, so that
         # the rounds measure the steady state
         cold = wrk(gateway_url, 2, args.connections, {**scenarios["users-10k"]})
-        for url in (gateway_url, bare_url):
+        for url in (gateway_url, bare_url, *([twin_url] if twin_url else [])):
             for name, env in scenarios.items():
                 seen, needed = 0, 20_000 if name == "users-10k" else 1
                 while seen < needed:
                     seen += wrk(url, 2, args.connections, env).requests
 
+        pairs = {name: gateway_url for name in scenarios}
+        if twin_url is not None:
+            scenarios["noise"] = scenarios["hot"]
+            pairs["noise"] = twin_url
         results: dict[str, dict[str, list[Result]]] = {
             s: {"gateway": [], "bare": []} for s in scenarios
         }
         for round_no in range(args.rounds):
             for name, env in scenarios.items():
-                order = [("gateway", gateway_url), ("bare", bare_url)]
+                order = [("gateway", pairs[name]), ("bare", bare_url)]
                 if round_no % 2:
                     order.reverse()
                 for who, url in order:
@@ -261,6 +286,7 @@ def main() -> int:
             "gateway rps",
             "bare rps",
             "ratio",
+            "round range",
             "p50 gw/bare ms",
             "p99 gw/bare ms",
             "p99 ratio",
@@ -271,7 +297,8 @@ def main() -> int:
         summary: dict[str, dict[str, float]] = {}
         for name in scenarios:
             gw, ba = results[name]["gateway"], results[name]["bare"]
-            ratio = statistics.median(g.rps / b.rps for g, b in zip(gw, ba, strict=True))
+            ratios = [g.rps / b.rps for g, b in zip(gw, ba, strict=True)]
+            ratio = statistics.median(ratios)
             p99_ratio = statistics.median(g.p99_ms / b.p99_ms for g, b in zip(gw, ba, strict=True))
             errors = sum(r.errors for r in gw + ba)
             med = statistics.median
@@ -281,6 +308,7 @@ def main() -> int:
                     f"{med(r.rps for r in gw):.0f}",
                     f"{med(r.rps for r in ba):.0f}",
                     f"{ratio:.2f}",
+                    f"{min(ratios):.2f}-{max(ratios):.2f}",
                     f"{med(r.p50_ms for r in gw):.2f}/{med(r.p50_ms for r in ba):.2f}",
                     f"{med(r.p99_ms for r in gw):.2f}/{med(r.p99_ms for r in ba):.2f}",
                     f"{p99_ratio:.2f}",
@@ -288,12 +316,16 @@ def main() -> int:
                 )
             )
             summary[name] = {"ratio": ratio, "p99_ratio": p99_ratio, "errors": errors}
+            if name not in TARGETS:  # the noise row: a second bare app, no target
+                continue
             if ratio < TARGETS[name]:
                 failed.append(f"{name}: throughput ratio {ratio:.2f} < {TARGETS[name]}")
             if name != "lookup-hit" and p99_ratio > P99_LIMIT:
                 failed.append(f"{name}: p99 ratio {p99_ratio:.2f} > {P99_LIMIT}")
             if errors:
                 failed.append(f"{name}: {errors} errors")
+        if twin_url is not None:
+            print("(noise: the gateway column is a second bare app, identical to the first)")
 
         print(
             f"\ncold start, 10,000 users each verified for the first time: "
