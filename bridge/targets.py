@@ -17,9 +17,9 @@ the same verified identity within the same second gets the token already made in
 which is the same bytes a new signature would give.
 
 Tokens are encoded here rather than through ``jwt.encode``: the header segment is fixed per
-signer and computed once, the payload is compact JSON, and HS256 is one ``hmac.digest`` call
-(PyJWT re-checks the key's format and rebuilds the header on every call, most of the cost of
-a token request). The tests verify every kind of token independently of this code.
+signer and computed once, the payload is compact JSON, and HS256 copies an HMAC state keyed
+once per signer (PyJWT re-checks the key's format and rebuilds the header on every call, most
+of the cost of a token request). The tests verify every kind of token independently of this code.
 """
 
 from __future__ import annotations
