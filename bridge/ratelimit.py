@@ -360,6 +360,10 @@ class RateLimits:
     async def check(self, limit: str, ident: str) -> None:
         await self.check_all([(limit, ident)])
 
+    def _configured(self, checks: Sequence[tuple[str, str]]) -> list[Check]:
+        rates = self._rates
+        return [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
+
     def check_all_now(self, checks: Sequence[tuple[str, str]]) -> bool:
         """:meth:`check_all` without a coroutine when no I/O is needed: with in-process limits
         (or none configured) decide now, raise :class:`RateLimited` if refused, and return
@@ -367,8 +371,7 @@ class RateLimits:
         :meth:`check_all`."""
         if self._memory is None:
             return not any(limit in self._rates for limit, _ in checks)
-        rates = self._rates
-        found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
+        found = self._configured(checks)
         if found:
             wait, index = self._memory.hit_many_now(found)
             if wait > 0:
@@ -378,11 +381,12 @@ class RateLimits:
     async def check_all(self, checks: Sequence[tuple[str, str]]) -> None:
         """Count the request against every configured limit at once (one Redis round trip);
         raise :class:`RateLimited` if any refuses, and then count it against none."""
-        if self.check_all_now(checks):
+        if self._memory is not None:
+            self.check_all_now(checks)
             return
-        found = [
-            (limit, ident, self._rates[limit]) for limit, ident in checks if limit in self._rates
-        ]
+        found = self._configured(checks)
+        if not found:
+            return
         result = await self._backend.hit_many(found)
         if result is None:
             for limit, _, _ in found:

@@ -224,25 +224,21 @@ def main() -> int:
         )
         with urllib.request.urlopen(request) as response:  # noqa: S310
             size = len(response.read())
-        bare = start(
-            [sys.executable, str(HERE / "bare_app.py"), str(bare_port), str(size)],
-            0,
-            work / "bare.log",
-        )
-        processes.append(bare)
-        bare_url = f"http://127.0.0.1:{bare_port}"
-        wait_ready(f"{bare_url}/", bare)
-        twin_url = None
-        if args.noise:  # the same bare app again: what the machine alone does to a ratio
-            twin_port = free_port()
-            twin = start(
-                [sys.executable, str(HERE / "bare_app.py"), str(twin_port), str(size)],
+
+        def start_bare(port: int, name: str) -> str:
+            bare = start(
+                [sys.executable, str(HERE / "bare_app.py"), str(port), str(size)],
                 0,
-                work / "twin.log",
+                work / f"{name}.log",
             )
-            processes.append(twin)
-            twin_url = f"http://127.0.0.1:{twin_port}"
-            wait_ready(f"{twin_url}/", twin)
+            processes.append(bare)
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(f"{url}/", bare)
+            return url
+
+        bare_url = start_bare(bare_port, "bare")
+        # --noise: the same bare app again, to show what the machine alone does to a ratio
+        twin_url = start_bare(free_port(), "twin") if args.noise else None
 
         auth = {"BENCH_AUTH": f"Bearer {STAFF_KEY}", "BENCH_PATH": f"/v1/visitors/{VISITOR}"}
         scenarios = {
