@@ -34,8 +34,8 @@ screenshots: $(BIN)/bridge chromium
 	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
 
 lint: $(BIN)/bridge
-	$(BIN)/ruff check bridge tests scripts
-	$(BIN)/ruff format --check bridge tests scripts
+	$(BIN)/ruff check bridge tests scripts benchmarks
+	$(BIN)/ruff format --check bridge tests scripts benchmarks
 
 typecheck: $(BIN)/bridge
 	$(BIN)/mypy

@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bridge import __version__
+from bridge.errors import ConfigError
 from bridge.serve import serve, with_server
-from bridge.settings import ConfigError, Settings, demo_problems, load_settings
+from bridge.settings import Settings, demo_problems, load_settings
 
 EXIT_OK, EXIT_INVALID = 0, 2
 
@@ -44,9 +46,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     settings = _load(path)
-    from bridge.targets import build_signers
+    from bridge.targets.registry import build_signers
 
-    signers = build_signers(settings)
+    signers = build_signers(settings.targets, name_claims=settings.upstream.name_claims)
     print(f"{path}: valid")
     upstream = settings.upstream
     print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
@@ -67,7 +69,7 @@ def cmd_mint_login_token(args: argparse.Namespace) -> int:
         print("mint-login-token needs an HS upstream (secrets); this config uses keys_url",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    from bridge.devlogin import mint_login_token
+    from bridge.login.devtokens import mint_login_token
 
     minted = mint_login_token(
         upstream, sub=args.sub, email=args.email, name=args.name, groups=args.group, ttl=args.ttl
@@ -85,6 +87,7 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     config_help = "YAML config (default: $BRIDGE_CONFIG, else ./config.yaml)"
 

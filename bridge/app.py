@@ -1,83 +1,181 @@
 """``create_app(settings)``: the one place the application is put together.
 
-It does no I/O. Resources that need the event loop (the outgoing HTTP session, the login
-system's key set, the cache) are ``cleanup_ctx`` generators: created once at start-up, closed
-once at shutdown.
+It does no I/O. What needs the event loop is built at start-up by one ``cleanup_ctx``
+(:func:`_resources`), in dependency order, and closed once at shutdown in the reverse order:
+
+    HTTP session -> Redis (one client, when configured) -> cache and rate limits
+    -> login verifier (and its key set) -> Zendesk lookups -> staff authentication
+
+Every route is registered from one table (:func:`_routes`). The handlers are small objects
+built here; the start-up context hands them what they use (``bind``), so no handler reads the
+application's state.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import aiohttp
 import aiohttp_cors
 from aiohttp import web
 
-from bridge import handlers, keys
-from bridge.cors import EXPOSE_HEADERS, ActualCors
-from bridge.drain import Drain
-from bridge.keysets import KeySet
+from bridge import __version__
+from bridge.access import AccessRecords
+from bridge.cache import build_cache
+from bridge.errors import ConfigError
+from bridge.http.cors import EXPOSE_HEADERS, ActualCors
+from bridge.http.middleware import edge_middleware
+from bridge.http.pages import PageHandlers, static_file
+from bridge.http.parse_errors import install_safe_parse_errors
+from bridge.http.probes import ProbeHandlers
+from bridge.http.staff import StaffHandlers
+from bridge.http.tokens import TokenHandlers
 from bridge.log import install_redaction
+from bridge.login.keysets import KeySet
+from bridge.login.verifier import Verifier
 from bridge.metrics import Metrics, metrics_handler, metrics_server
-from bridge.middlewares import edge_middleware
-from bridge.pages import setup_pages
-from bridge.protocol import install_safe_parse_errors
-from bridge.ratelimit import setup_rate_limits
-from bridge.records import RequestRecords
-from bridge.settings import Settings
-from bridge.staff import setup_staff
-from bridge.targets import build_signers
-from bridge.upstream import Verifier
+from bridge.ratelimit import build_rate_limits
+from bridge.redis import SharedRedis
+from bridge.settings import Settings, demo_problems
+from bridge.staff import StaffAuth
+from bridge.state import DRAINING
+from bridge.targets.registry import build_signers
+from bridge.zendesk.client import chat_client, support_client
+from bridge.zendesk.users import LoginUserLookup
+from bridge.zendesk.visitors import VisitorLookup
 
-USER_AGENT = "bridge-gateway/0.1"
+USER_AGENT = f"bridge-gateway/{__version__}"
 #: room in the Cookie header for the site's other cookies besides the login token
 HEADER_MARGIN = 8192
 
+log = logging.getLogger("bridge")
 
-def _http_session(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    #: cross-origin pages may call it with credentials (CORS for the listed origins)
+    cors: bool = False
+
+
+@dataclass(frozen=True)
+class Handlers:
+    tokens: TokenHandlers
+    staff: StaffHandlers
+    probes: ProbeHandlers
+    pages: PageHandlers
+    metrics: Metrics | None
+    records: AccessRecords
+
+
+def _routes(settings: Settings, h: Handlers) -> list[Route]:
+    """Every route of the gateway, in one table."""
+    routes = [
+        Route("GET", "/generate/token", h.tokens.generate_token, cors=True),
+        Route("POST", "/generate/token", h.tokens.generate_token, cors=True),
+        Route("GET", "/v1/targets/{name}/token", h.tokens.target_token, cors=True),
+        Route("POST", "/v1/targets/{name}/token", h.tokens.target_token, cors=True),
+        Route("GET", "/v1/visitors/{visitor_id}", h.staff.get_visitor),
+        Route("GET", "/v1/login-users/{login_user_id}/zendesk", h.staff.get_login_user),
+        Route("GET", "/healthz", h.probes.healthz),
+        Route("GET", "/readyz", h.probes.readyz),
+        Route("GET", "/.well-known/jwks.json", h.probes.jwks),
+        Route("GET", "/static/{name}", static_file),
+    ]
+    if h.metrics is not None and settings.metrics.port is None:
+        # first counts the requests this process has answered but not yet recorded
+        handler = metrics_handler(h.metrics, before=h.records.flush)
+        routes.append(Route("GET", settings.metrics.path, handler))
+    if settings.demo.enabled:
+        routes += [
+            Route("GET", "/demo", h.pages.demo_page),
+            Route("POST", "/demo/login", h.pages.demo_login),
+            Route("POST", "/demo/logout", h.pages.demo_logout),
+        ]
+    if settings.staff_page.enabled:
+        routes.append(Route("GET", "/staff", h.pages.staff_page))
+    return routes
+
+
+def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The start-up context: every resource, in dependency order, handed to the handlers."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        session = aiohttp.ClientSession(
-            headers={"User-Agent": USER_AGENT},
-            timeout=aiohttp.ClientTimeout(total=30, connect=5),
-            raise_for_status=False,
-            trust_env=False,
-        )
-        app[keys.HTTP_SESSION] = session
-        yield
-        await session.close()
-
-    return ctx
-
-
-def _verifier(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        upstream = settings.upstream
-        keyset = None
-        if upstream.keys_url is not None:
-            keyset = KeySet(
-                app[keys.HTTP_SESSION],
-                upstream.keys_url,
-                family=upstream.family,
-                cache_ttl=upstream.keys_cache_ttl,
-                refresh_cooldown=upstream.keys_refresh_cooldown,
-                timeout=upstream.keys_timeout,
+        metrics = h.metrics
+        async with AsyncExitStack() as stack:
+            session = aiohttp.ClientSession(
+                headers={"User-Agent": USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=30, connect=5),
+                raise_for_status=False,
+                trust_env=False,
             )
-        app[keys.VERIFIER] = Verifier(upstream, keyset=keyset)
-        yield
+            stack.push_async_callback(session.close)
+
+            redis = None
+            if settings.redis.mode != "memory":
+                redis = SharedRedis.from_settings(settings.redis, metrics=metrics)
+                stack.push_async_callback(redis.close)
+            cache = build_cache(
+                redis, prefix=settings.redis.key_prefix, max_entries=settings.cache.max_entries
+            )
+            limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
+
+            upstream = settings.upstream
+            keyset = None
+            if upstream.keys_url is not None:
+                keyset = KeySet(
+                    session,
+                    upstream.keys_url,
+                    family=upstream.family,
+                    cache_ttl=upstream.keys_cache_ttl,
+                    refresh_cooldown=upstream.keys_refresh_cooldown,
+                    timeout=upstream.keys_timeout,
+                )
+            verifier = Verifier(upstream, keyset=keyset)
+
+            ttl, negative_ttl = settings.cache.visitor_ttl, settings.cache.negative_ttl
+            visitors = login_users = None
+            if settings.zendesk_chat_api is not None:
+                client = chat_client(session, settings.zendesk_chat_api, metrics=metrics)
+                visitors = VisitorLookup(
+                    client, cache, ttl=ttl, negative_ttl=negative_ttl, metrics=metrics
+                )
+                stack.push_async_callback(visitors.close)
+            if settings.zendesk_support_api is not None:
+                client = support_client(session, settings.zendesk_support_api, metrics=metrics)
+                login_users = LoginUserLookup(
+                    client, cache, ttl=ttl, negative_ttl=negative_ttl, metrics=metrics
+                )
+                stack.push_async_callback(login_users.close)
+
+            auth = StaffAuth(
+                [key.secret.reveal() for key in settings.staff.api_keys],
+                login_group=settings.staff.login_group,
+                verify=verifier.verify,
+            )
+            h.tokens.bind(verifier, limits)
+            h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
+            h.probes.bind(redis)
+            yield
 
     return ctx
 
 
 def _setup_cors(
-    app: web.Application,
-    settings: Settings,
-    actual: ActualCors,
-    routes: list[web.AbstractRoute],
+    app: web.Application, settings: Settings, actual: ActualCors, routes: list[web.AbstractRoute]
 ) -> None:
     """Exact origins with credentials; unlisted origins get no ``Access-Control-*`` at all.
 
-    aiohttp-cors answers the preflights; :class:`~bridge.cors.ActualCors` (in the edge
+    aiohttp-cors answers the preflights; :class:`~bridge.http.cors.ActualCors` (in the edge
     middleware) adds the headers of the actual answers, so aiohttp-cors's response signal,
     which would add the same headers again, is taken back out.
     """
@@ -96,36 +194,42 @@ def _setup_cors(
         actual.enable(route)
 
 
-def _setup_metrics(
-    app: web.Application, settings: Settings, metrics: Metrics, records: RequestRecords
-) -> None:
-    """``/metrics`` on the public port, or on ``metrics.port`` alone when that is set; either
-    first counts the requests this process has answered but not yet recorded."""
-    config = settings.metrics
-    if config.port is None:
-        app.router.add_get(config.path, metrics_handler(metrics, before=records.flush))
-    else:
-        app.cleanup_ctx.append(
-            metrics_server(
-                metrics, host=config.host, port=config.port, path=config.path,
-                before=records.flush,
-            )
-        )  # fmt: skip
-
-
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    """The gateway for ``settings``; raises :class:`ConfigError` for a demo that may not run
+    here (a ``--host`` override can make a validated configuration unsafe)."""
+    if settings.demo.enabled:
+        problems = demo_problems(settings.demo, settings.server, settings.upstream)
+        if problems:
+            raise ConfigError([f"demo: {problem}" for problem in problems])
     install_redaction()
-    metrics = Metrics() if settings.metrics.enabled else None
-    server = settings.server
     install_safe_parse_errors()  # aiohttp's own 400s would quote the Cookie line
-    drain = Drain()  # set on SIGTERM by bridge.drain when serving
-    cors = ActualCors(settings.cors.origins)
-    records = RequestRecords(
+
+    metrics = Metrics() if settings.metrics.enabled else None
+    records = AccessRecords(
         metrics, log_requests=settings.log.access, interval=settings.log.access_flush_seconds
     )
-    edge = edge_middleware(records, drain=drain, cors=cors)
+    draining = asyncio.Event()  # set on SIGTERM by bridge.serve
+    cors = ActualCors(settings.cors.origins)
+    signers = build_signers(
+        settings.targets, name_claims=settings.upstream.name_claims, clock=clock
+    )
+    handlers = Handlers(
+        tokens=TokenHandlers(
+            signers,
+            default=settings.default,
+            cookie=settings.upstream.cookie,
+            cors_origins=settings.cors.origins,
+        ),
+        staff=StaffHandlers(records, cookie=settings.upstream.cookie),
+        probes=ProbeHandlers(signers, draining=draining),
+        pages=PageHandlers(settings, signers),
+        metrics=metrics,
+        records=records,
+    )
+
+    server = settings.server
     app = web.Application(
-        middlewares=[edge],
+        middlewares=[edge_middleware(records, draining=draining, cors=cors)],
         client_max_size=server.max_body_bytes,
         # a login token up to max_token_bytes must reach our own check (a JSON 401); aiohttp's
         # default 8190-byte header limit would answer a plain 400 that quotes the header
@@ -135,35 +239,29 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             "max_headers": server.max_headers,
         },
     )
-    app[keys.SETTINGS] = settings
-    if metrics is not None:
-        app[keys.METRICS] = metrics
-        _setup_metrics(app, settings, metrics, records)
-    app[keys.DRAIN] = drain
-    app[keys.RECORDS] = records
-    signers = app[keys.SIGNERS] = build_signers(settings, clock=clock)
+    app[DRAINING] = draining
+
+    cors_routes = []
+    for route in _routes(settings, handlers):
+        added = app.router.add_route(route.method, route.path, route.handler)
+        if route.cors:
+            cors_routes.append(added)
+
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
-    app.cleanup_ctx.append(_http_session(settings))
-    app.cleanup_ctx.append(_verifier(settings))
+    app.cleanup_ctx.append(_resources(settings, handlers))
+    config = settings.metrics
+    if metrics is not None and config.port is not None:
+        app.cleanup_ctx.append(
+            metrics_server(
+                metrics, host=config.host, port=config.port, path=config.path,
+                before=records.flush,
+            )
+        )  # fmt: skip
+    if settings.demo.enabled:
 
-    tokens = handlers.TokenRoutes(settings, signers)
-    token_routes = [
-        app.router.add_get("/generate/token", tokens.generate_token),
-        app.router.add_post("/generate/token", tokens.generate_token),
-        app.router.add_get("/v1/targets/{name}/token", tokens.target_token),
-        app.router.add_post("/v1/targets/{name}/token", tokens.target_token),
-    ]
-    app.router.add_get("/healthz", handlers.healthz)
-    app.router.add_get("/readyz", handlers.readyz)
-    app.router.add_get("/.well-known/jwks.json", handlers.jwks)
+        async def warn(app: web.Application) -> None:
+            log.warning("the demo page is on at /demo: it mints login cookies (development only)")
 
-    # staff lookup (visitors, login-user linkage, the cache): wired by bridge.staff.setup_staff
-    setup_staff(app, settings)
-    # /static/bridge.js always; the demo and staff pages when enabled: bridge.pages.setup_pages
-    setup_pages(app, settings)
-    # abuse limits for the token endpoints and the lookups (in process, or shared via Redis)
-    setup_rate_limits(app, settings)
-    app.cleanup_ctx.append(tokens.bind)  # after the verifier's and the limits' own
-
-    _setup_cors(app, settings, cors, token_routes)
+        app.on_startup.append(warn)
+    _setup_cors(app, settings, cors, cors_routes)
     return app

@@ -1,31 +1,56 @@
-"""The gateway's error hierarchy.
+"""Every error the gateway answers on purpose, in one tree.
 
-Domain code raises these; one middleware (``middlewares.edge_middleware``) turns them into
-``{"code": ..., "description": ...}`` JSON answers. Nothing below knows about HTTP except the
-``status`` number each class carries.
+Domain code raises these; the edge middleware (:mod:`bridge.http.middleware`) turns them into
+``{"code": ..., "description": ...}`` JSON answers. Nothing here knows about HTTP except the
+``status`` number each class carries, and ``retry_after`` (seconds) where a client should
+come back later.
 
     BridgeError
-    ├── TokenError                      the login token could not be used (token endpoints)
-    │   ├── TokenMissing        401 00-00
-    │   ├── TokenInvalid        401 00-01  (``reason`` says why, for logs and metrics only)
-    │   ├── SubjectMissing      422 00-02
-    │   └── EmailMissing        422 00-03
-    ├── KeysUnavailable         503        the login system's keys could never be fetched
-    ├── TargetNotFound          404
-    ├── StaffUnauthorized       401        no or wrong staff credentials
-    ├── InvalidIdentifier       400        malformed visitor or login-user id
-    ├── NotFound                404        no such visitor / route
-    ├── MethodNotAllowed        405
-    ├── RateLimited             429
-    └── VendorError                        Zendesk (or another vendor) misbehaved
-        ├── VendorBadResponse   502
-        ├── VendorUnavailable   503        (``retry_after`` seconds when known)
-        └── VendorTimeout       504
+    ├── TokenError                          the login token could not be used
+    │   ├── TokenMissing            401 00-00
+    │   ├── TokenInvalid            401 00-01  (``reason`` says why, for logs and metrics only)
+    │   ├── SubjectMissing          422 00-02
+    │   └── EmailMissing            422 00-03
+    ├── KeysUnavailable             503        the login system's keys could never be fetched
+    ├── TargetNotFound              404
+    ├── FetchMetadataRefused        403        the browser says this is not a token fetch
+    ├── StaffUnauthorized           401        no or wrong staff credentials
+    ├── LookupNotConfigured         503        this deployment has no such Zendesk API
+    ├── InvalidIdentifier           400        malformed visitor or login-user id
+    ├── NotFound                    404        no such route (or a vendor's plain 404)
+    │   └── VisitorNotFound         404        Zendesk says no such visitor
+    ├── RateLimited                 429
+    ├── DemoRefused                 403        the demo answers local direct requests only
+    ├── InvalidDemoUser             400
+    ├── UnsupportedMediaType        415
+    └── VendorError                            Zendesk (or another vendor) misbehaved
+        ├── VendorBadResponse       502
+        │   └── VendorAuthFailed    502        the vendor refused the gateway's credentials
+        ├── VendorUnavailable       503        (``retry_after`` seconds when known)
+        │   ├── VendorRateLimited   503        ... the vendor's last answer was a 429
+        │   └── CircuitOpen         503        the breaker is open; nothing was called
+        └── VendorTimeout           504
 
 Descriptions are fixed, human-readable strings: they never echo input, tokens or secrets.
+
+:class:`ConfigError` stands apart: it stops a start-up (or ``bridge check-config``) and is never
+an HTTP answer.
 """
 
 from __future__ import annotations
+
+from typing import Literal
+
+#: where a lookup's answer came from
+Source = Literal["cache", "zendesk"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
 
 
 class BridgeError(Exception):
@@ -34,12 +59,22 @@ class BridgeError(Exception):
     status: int = 500
     code: str = "internal_error"
     description: str = "Internal error"
+    #: seconds after which the client may try again (``Retry-After``); None: not said
+    retry_after: int | None = None
 
-    def __init__(self, description: str | None = None, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        reason: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         if description is not None:
             self.description = description
         #: a short machine-readable cause for logs and metrics; never shown to the client
         self.reason = reason or self.code
+        if retry_after is not None:
+            self.retry_after = retry_after
         super().__init__(self.description)
 
     def __repr__(self) -> str:
@@ -87,10 +122,22 @@ class TargetNotFound(BridgeError):
     description = "No such target"
 
 
+class FetchMetadataRefused(BridgeError):
+    status = 403
+    code = "fetch_metadata_refused"
+    description = "This request may only come from a listed site's script"
+
+
 class StaffUnauthorized(BridgeError):
     status = 401
     code = "staff_unauthorized"
     description = "Missing or invalid staff credentials"
+
+
+class LookupNotConfigured(BridgeError):
+    status = 503
+    code = "lookup_not_configured"
+    description = "This lookup is not configured on this gateway"
 
 
 class InvalidIdentifier(BridgeError):
@@ -105,20 +152,39 @@ class NotFound(BridgeError):
     description = "Not found"
 
 
-class MethodNotAllowed(BridgeError):
-    status = 405
-    code = "method_not_allowed"
-    description = "Method not allowed"
+class VisitorNotFound(NotFound):
+    code = "visitor_not_found"
+    description = "No such visitor"
+
+    def __init__(self, *, source: Source) -> None:
+        super().__init__(reason=f"not_found_{source}")
+        #: where the answer came from, for the audit line
+        self.source = source
 
 
 class RateLimited(BridgeError):
     status = 429
     code = "rate_limited"
     description = "Too many requests"
+    retry_after = 1
 
-    def __init__(self, description: str | None = None, *, retry_after: int = 1) -> None:
-        super().__init__(description)
-        self.retry_after = retry_after
+
+class DemoRefused(BridgeError):
+    status = 403
+    code = "demo_local_only"
+    description = "The demo answers only direct requests from this machine"
+
+
+class InvalidDemoUser(BridgeError):
+    status = 400
+    code = "invalid_demo_user"
+    description = "The development user needs a sub; email and name are optional"
+
+
+class UnsupportedMediaType(BridgeError):
+    status = 415
+    code = "unsupported_media_type"
+    description = "Send the development user as application/json"
 
 
 class VendorError(BridgeError):
@@ -131,20 +197,25 @@ class VendorBadResponse(VendorError):
     description = "Zendesk gave an unusable answer"
 
 
+class VendorAuthFailed(VendorBadResponse):
+    code = "vendor_auth_failed"
+    description = "Zendesk refused the gateway's API credentials"
+
+
 class VendorUnavailable(VendorError):
     status = 503
     code = "vendor_unavailable"
     description = "Zendesk is unavailable"
 
-    def __init__(
-        self,
-        description: str | None = None,
-        *,
-        reason: str | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(description, reason=reason)
-        self.retry_after = retry_after
+
+class VendorRateLimited(VendorUnavailable):
+    code = "vendor_rate_limited"
+    description = "Zendesk is rate limiting the gateway"
+
+
+class CircuitOpen(VendorUnavailable):
+    code = "vendor_circuit_open"
+    description = "Zendesk is failing; the gateway is not calling it for a while"
 
 
 class VendorTimeout(VendorError):

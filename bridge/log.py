@@ -1,53 +1,27 @@
-"""Logging: JSON lines on stdout, one access line per request, and what never gets logged.
+"""Logging: JSON lines on stdout, and what never gets logged.
 
 ``configure_logging`` sets up structlog for the gateway's own lines and routes the standard
 library's records (aiohttp, redis, ``bridge.*`` loggers) through the same renderer, so stdout
 carries one kind of line: JSON objects, or aligned human-readable text when it is a terminal.
+The per-request access lines are made and written in batches by :mod:`bridge.access`, onto the
+output configured here (:func:`current_output`).
 
-Per request the gateway's one middleware (:mod:`bridge.middlewares`) takes the caller's
-``X-Request-ID`` when it is short and of a safe alphabet (:func:`request_id_for`, else it makes
-one), and :mod:`bridge.records` writes one line for it (``bridge.access``,
-:func:`write_access_lines`): request id, method, route, status, duration, target, login
-subject, for refusals the reason, and the worker's pid.
-
-What a line may hold is decided here, not hoped for: the route is the matched resource's
-pattern (``/v1/targets/{name}/token``), never the raw path or query; the method is a known one
-or ``OTHER``; target, subject and reason are set by the gateway after verification. Nothing
-reads a header value into a line except the validated request id. As a second line of
-defence every line, ours or a library's, goes through :func:`redact`, which blanks values under
-sensitive key names and masks anything shaped like a JWT.
+As a second line of defence every line, ours or a library's, goes through :func:`redact`,
+which blanks values under sensitive key names and masks anything shaped like a JWT.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
-import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, BinaryIO, Literal, TextIO
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
-from aiohttp import web
-
-#: request keys filled along the way and read by the access line
-TARGET = web.RequestKey("target", str)
-SUBJECT = web.RequestKey("subject", str)
-ERROR_REASON = web.RequestKey("error_reason", str)
-REQUEST_ID = web.RequestKey("request_id", str)
-
-REQUEST_ID_HEADER = "X-Request-ID"
-#: accepted incoming request ids: UUIDs, hex, W3C trace ids and the like; at most 64 chars
-_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=+-]{0,63}")
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-#: successful probe answers are counted but not logged (a probe every few seconds is noise)
-PROBE_ROUTES = frozenset({"/healthz", "/readyz"})
-
-access_log = logging.getLogger("bridge.access")
 
 # --- redaction ---------------------------------------------------------------------------
 
@@ -55,13 +29,6 @@ REDACTED = "[redacted]"
 SENSITIVE_KEYS = frozenset(
     {"token", "cookie", "cookies", "authorization", "password", "secret", "api_key", "key",
      "set-cookie", "x-api-key", "jwt", "id_token", "access_token", "refresh_token"}
-)  # fmt: skip
-#: the keys of the access and audit lines: none is sensitive (tested), so a batch of lines
-#: with only these keys needs redacting only where its text has something JWT-shaped
-SAFE_LINE_KEYS = frozenset(
-    {"event", "logger", "level", "timestamp", "request_id", "method", "route", "status",
-     "duration_ms", "target", "subject", "reason", "pid", "kind", "staff", "id", "verdict",
-     "source"}
 )  # fmt: skip
 #: a JWS/JWE compact serialisation: base64url of '{"' starts with "eyJ"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*")
@@ -141,77 +108,31 @@ def install_redaction() -> None:
 
 LogFormat = Literal["auto", "json", "console"]
 
-#: writes access events as JSON lines, in one ``write``; set by ``configure_logging`` in JSON
-#: mode. Access lines skip structlog's per-call machinery (a bound-logger proxy, a context copy,
-#: a processor chain: ~3/4 of a line's cost) but go through the same steps: level, ``redact``,
-#: orjson. Each event brings its own timestamp (:func:`access_timestamp`).
-_access_writer: Callable[[Iterable[dict[str, Any]]], None] | None = None
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}  # fmt: skip
 _timestamps = _Timestamp()
 
 
-def access_timestamp(now: float) -> str:
-    """``now`` (seconds since the epoch) as an access line's timestamp."""
+def line_timestamp(now: float) -> str:
+    """``now`` (seconds since the epoch) as a line's timestamp."""
     return _timestamps.format(now)
 
 
-def _json_lines_writer(out: TextIO, level: int) -> Callable[[Iterable[dict[str, Any]]], None]:
-    if level > logging.INFO:
-        return lambda events: None  # access lines are info lines
-    binary: BinaryIO | None = getattr(out, "buffer", None)
-    if binary is None:
-        return lambda events: _write_text(out, events)
-    dumps = orjson.dumps
-    newline = orjson.OPT_APPEND_NEWLINE
-    safe_keys = SAFE_LINE_KEYS.issuperset
+@dataclass(frozen=True, eq=False)
+class LogOutput:
+    """Where and how lines go, as :func:`configure_logging` last set it up."""
 
-    # the same rendering as structlog's set-up below: orjson bytes, or json text on a text stream
-    def write_bytes(events: Iterable[dict[str, Any]]) -> None:
-        # Each line goes into one buffer as it is made, and its event and bytes are dropped at
-        # once: keeping a batch's 512 separate bytes objects alive until a join made orjson's
-        # allocations about ten times slower (measured with the benchmark's access line).
-        data = bytearray()
-        for event in events:
-            event["level"] = "info"
-            line = dumps(event, option=newline)
-            # what redact() would change: a key outside the known, non-sensitive keys of the
-            # access and audit lines, or anything JWT-shaped in the text
-            if b"eyJ" in line or not safe_keys(event):
-                line = dumps(redact(None, "info", event), option=newline)
-            data += line
-        if not data:
-            return
-        try:
-            binary.write(data)
-            binary.flush()
-        except (OSError, ValueError):  # stdout closed or gone: as print() would, drop them
-            pass
-
-    return write_bytes
+    stream: TextIO
+    level: int
+    console: bool
 
 
-def _write_text(out: TextIO, events: Iterable[dict[str, Any]]) -> None:
-    lines = []
-    for event in events:
-        event["level"] = "info"
-        lines.append(json.dumps(redact(None, "info", event)) + "\n")
-    out.write("".join(lines))
-    out.flush()
+_output: LogOutput | None = None
 
 
-def write_access_lines(events: Iterable[dict[str, Any]]) -> None:
-    """Write access lines: all in one go in JSON mode; through structlog otherwise (console
-    format, or logging never configured)."""
-    write = _access_writer
-    if write is not None:
-        write(events)
-        return
-    for event in events:
-        _structlog_access.info(**event)
-
-
-_structlog_access = structlog.get_logger()  # a lazy proxy: bound to the configuration at first use
+def current_output() -> LogOutput | None:
+    """The configured output; None until :func:`configure_logging` runs."""
+    return _output
 
 
 def configure_logging(
@@ -219,11 +140,11 @@ def configure_logging(
 ) -> None:
     """JSON lines (or console text) on ``stream`` (stdout) for structlog and stdlib alike."""
     out = stream if stream is not None else sys.stdout
-    global _access_writer
+    global _output
     console = format == "console" or (format == "auto" and out.isatty())
     numeric = _LEVELS.get(level, logging.INFO)
     timestamper = _timestamps
-    _access_writer = None if console else _json_lines_writer(out, numeric)
+    _output = LogOutput(out, numeric, console)
     # the access line is written per request: orjson and a bytes logger where possible (the
     # set-up structlog's documentation gives for speed); text streams get str lines
     renderer: Any
@@ -273,30 +194,3 @@ def configure_logging(
     # gateway writes its own line, so theirs stay off under any runner
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     install_redaction()
-
-
-# --- the access middleware ---------------------------------------------------------------
-
-
-def route_of(request: web.BaseRequest) -> str:
-    match_info = getattr(request, "match_info", None)
-    route = getattr(match_info, "route", None)
-    resource = getattr(route, "resource", None)
-    if resource is None:
-        return "(unmatched)"
-    canonical: str = resource.canonical
-    return canonical
-
-
-#: fresh request ids: 16 random hex digits per process, then a counter in 16 more. Unique
-#: across processes and restarts like a random id, without a ``getrandom`` system call per
-#: request. Nothing relies on an id being unguessable: it only ties lines to an answer.
-_ID_PREFIX = os.urandom(8).hex()
-_id_counter = itertools.count(1)
-
-
-def request_id_for(given: str | None) -> str:
-    """The caller's id when it is safe to log and echo, else a fresh one (32 hex digits)."""
-    if given is not None and _REQUEST_ID.fullmatch(given) and "eyJ" not in given:
-        return given
-    return f"{_ID_PREFIX}{next(_id_counter):016x}"

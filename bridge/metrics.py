@@ -3,14 +3,14 @@
 One :class:`Metrics` per application, each with its own ``CollectorRegistry`` (so two apps in
 one test process never share counts). The components that count something take an optional
 ``metrics`` keyword and call the few recording methods below; the request-level counts are
-made per request, in batches, by :mod:`bridge.records`.
+made per request, in batches, by :mod:`bridge.access`.
 
 Several workers (``bridge serve --workers N``) share one port through SO_REUSEPORT, so a
 scrape reaches one worker at random. ``bridge serve`` therefore gives every run a fresh
 directory in ``PROMETHEUS_MULTIPROC_DIR`` before it starts the workers; prometheus-client then
 keeps each worker's values in a small memory-mapped file there, and whichever worker answers
 the scrape adds them all up (:class:`~prometheus_client.multiprocess.MultiProcessCollector`).
-Request counts are recorded in batches (:mod:`bridge.records`): the worker that answers a
+Request counts are recorded in batches (:mod:`bridge.access`): the worker that answers a
 scrape records its own first; the others' reach it within ``log.access_flush_seconds``.
 Gauges say how workers combine: Redis is up when every live worker reaches it (``livemin``),
 a breaker shows its worst state across live workers (``livemax``).
@@ -30,7 +30,6 @@ Series (all prefixed ``bridge_``)::
 from __future__ import annotations
 
 import os
-from bisect import bisect_left
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Literal
 
@@ -51,27 +50,6 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 BreakerState = Literal["closed", "open", "half-open"]
-
-
-def _observe_all(histogram: Histogram, values: Sequence[float]) -> None:
-    """``histogram.observe(v)`` for every value, with one add per bucket instead of per value.
-
-    ``observe`` takes a lock and walks the bucket bounds for each value (about 2 µs), which
-    was a tenth of the records' cost per request. prometheus-client has no public way to
-    observe many values at once, so this adds to the child's bucket and sum values itself,
-    as ``observe`` does (the first bucket whose bound is at least the value, then the sum);
-    ``tests/test_metrics.py`` checks that the exposition is the same as ``observe`` one by one,
-    so a prometheus-client release that changes these fails there, not silently.
-    """
-    bounds = histogram._upper_bounds
-    tally = [0] * len(bounds)
-    for value in values:
-        tally[bisect_left(bounds, value)] += 1
-    histogram._sum.inc(sum(values))
-    buckets = histogram._buckets
-    for index, count in enumerate(tally):
-        if count:
-            buckets[index].inc(count)
 
 
 def multiprocess_dir() -> str | None:
@@ -125,7 +103,7 @@ class Metrics:
         self._latency_children: dict[str, Histogram] = {}
         self._cache_children: dict[tuple[str, bool], Counter] = {}
 
-    # --- per request, in batches (bridge.records) ----------------------------------------
+    # --- per request, in batches (bridge.access) -------------------------------------------
 
     def record_requests(
         self,
@@ -145,7 +123,9 @@ class Metrics:
             child = self._latency_children.get(route)
             if child is None:
                 child = self._latency_children[route] = self.latency.labels(route)
-            _observe_all(child, seconds)
+            observe = child.observe
+            for value in seconds:
+                observe(value)
         for target, count in minted.items():
             self.tokens.labels(target).inc(count)
         for reason, count in failures.items():

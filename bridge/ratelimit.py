@@ -6,8 +6,9 @@ client): ``per_minute`` sets the sustained rate and ``burst`` how many requests 
 once. A client's state is its *theoretical arrival time* (TAT); a request is allowed when
 ``max(TAT, now) + interval - now <= burst * interval`` and then moves TAT on by one interval,
 so a refused request costs nothing and the answer says exactly when to come back
-(``Retry-After``). Several limits can be checked at once (:meth:`RateLimits.check_all`: the
-token path's address and subject), all or nothing: if one refuses, none is counted.
+(``Retry-After``). :meth:`RateLimits.check` is the one entry point; it takes one or several
+limits at once (the token path's address and subject), all or nothing: if one refuses, none is
+counted.
 
 Where the state lives:
 
@@ -17,10 +18,10 @@ Where the state lives:
 * :class:`RedisGcra`: one small Lua script (one round trip) per check of one or several limits,
   with Redis's own clock, so every replica shares one count. Keys are
   ``{prefix}:v1:rl:{limit}:{sha256(id)}`` (no address or subject in Redis keys; they sit in
-  different hash slots, so Redis Cluster would need a hash tag). Redis being down **fails
-  open**: the request is allowed, counted in :attr:`RateLimits.counters` (``fail_open``),
-  logged once per outage on ``bridge.ratelimit``, and Redis is skipped for
-  ``redis.breaker_cooldown`` seconds so an outage costs one timeout per cooldown rather than
+  one hash slot in Redis Cluster, through a hash tag). Redis being down **fails open**: the
+  request is allowed and counted in ``bridge_rate_limit_events_total{outcome="fail_open"}``;
+  the worker's :class:`~bridge.redis.SharedRedis` logs the outage once and skips Redis for
+  ``redis.breaker_cooldown`` seconds, so an outage costs one timeout per cooldown rather than
   one per request.
 
 Client addresses are the TCP peer, unless the peer is one of ``trusted_proxies``: then
@@ -31,28 +32,18 @@ is the client (hops to its left are the client's own words). IPv6 clients are co
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
-import logging
 import math
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 
-import redis.asyncio as aioredis
-from aiohttp import web
-from redis.asyncio.cluster import RedisCluster
-
-from bridge import keys
-from bridge.cache import KEY_VERSION, hash_id, redis_client
 from bridge.errors import RateLimited
 from bridge.metrics import Metrics
-from bridge.settings import RateLimitSettings, RateSettings, RedisSettings, Settings
-
-log = logging.getLogger("bridge.ratelimit")
+from bridge.redis import FAILED, KEY_VERSION, SharedRedis, hash_id
+from bridge.settings.storage import RateLimitSettings, RateSettings
 
 #: the limits by name, as used in counters, log lines and error reasons
 ADDRESS, SUBJECT, STAFF = "address", "subject", "staff"
@@ -82,16 +73,6 @@ class Rate:
         return None if settings is None else cls(settings.per_minute, settings.burst)
 
 
-@dataclass
-class RateLimitCounters:
-    """Plain counters for metrics (the lead wires them to Prometheus); keys are limit names."""
-
-    #: requests answered 429, by limit
-    limited: Counter[str] = field(default_factory=Counter)
-    #: checks skipped because Redis was unreachable (the request was allowed), by limit
-    fail_open: Counter[str] = field(default_factory=Counter)
-
-
 #: one check: (limit name, client id, rate)
 Check = tuple[str, str, Rate]
 
@@ -101,8 +82,6 @@ class Backend(Protocol):
         """All or nothing: ``(0.0, -1)`` when every check passes (each is then counted), else
         ``(seconds to wait, index of the check that refused)`` and nothing is counted; None
         when the state is unreachable."""
-
-    async def close(self) -> None: ...
 
 
 class MemoryGcra:
@@ -173,9 +152,6 @@ class MemoryGcra:
     async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
         return self.hit_many_now(checks)
 
-    async def close(self) -> None:
-        return None
-
 
 # KEYS: one per check; ARGV: interval and tolerance of each, in microseconds. All or nothing:
 # returns {0, 0} when every check passes (and stores each new TAT, expiring at that time), else
@@ -203,70 +179,29 @@ return {0, 0}
 class RedisGcra:
     """GCRA state in Redis, shared by every replica; unreachable Redis answers None."""
 
-    def __init__(
-        self,
-        client: aioredis.Redis | RedisCluster,
-        *,
-        prefix: str = "bridge",
-        cluster: bool = False,
-        breaker_cooldown: float = 3.0,
-        op_timeout: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._client = client
-        self._script = client.register_script(_GCRA_SCRIPT)
-        base = f"{prefix}:{KEY_VERSION}:rl"
+    def __init__(self, redis: SharedRedis) -> None:
+        self._redis = redis
+        self._script = redis.client.register_script(_GCRA_SCRIPT)
+        base = f"{redis.prefix}:{KEY_VERSION}:rl"
         # in a Redis Cluster a script may only touch keys of one slot: there every limit key
         # carries the same hash tag, so the all-or-nothing check stays one call
-        self._prefix = f"{{{base}}}" if cluster else base
-        self._cooldown = breaker_cooldown
-        self._op_timeout = op_timeout
-        self._clock = clock
-        self._skip_until = 0.0
-        self._down = False
+        self._prefix = f"{{{base}}}" if redis.cluster else base
 
     def key(self, limit: str, ident: str) -> str:
         return f"{self._prefix}:{limit}:{hash_id(ident)}"
 
-    @property
-    def down(self) -> bool:
-        """True from a failure until Redis answers again."""
-        return self._down
-
-    async def hit(self, limit: str, ident: str, rate: Rate) -> float | None:
-        """One check; seconds to wait (0.0: allowed and counted), None if Redis is unreachable."""
-        result = await self.hit_many([(limit, ident, rate)])
-        return None if result is None else result[0]
-
     async def hit_many(self, checks: Sequence[Check]) -> tuple[float, int] | None:
-        if self._down and self._clock() < self._skip_until:
-            return None
         keys, args = [], []
         for limit, ident, rate in checks:
             interval = math.ceil(rate.interval * 1_000_000)
             keys.append(self.key(limit, ident))
             args += [interval, interval * rate.burst]
-        try:
-            async with asyncio.timeout(self._op_timeout):
-                wait, index = await self._script(keys=keys, args=args)
-        except Exception as exc:  # fail open: no Redis problem may refuse or break a request
-            self._skip_until = self._clock() + self._cooldown
-            if not self._down:
-                log.warning(
-                    "rate limits are failing open: redis %s; checks skipped for %.1fs at a time "
-                    "until it answers",
-                    type(exc).__name__,
-                    self._cooldown,
-                )
-            self._down = True
+        script = self._script
+        result = await self._redis.run("rate limit", lambda: script(keys=keys, args=args))
+        if result is FAILED:
             return None
-        if self._down:
-            log.info("rate limits are shared through redis again")
-            self._down = False
+        wait, index = result
         return int(wait) / 1_000_000, int(index) - 1
-
-    async def close(self) -> None:
-        await self._client.aclose()
 
 
 def _parse_ip(text: str) -> IPAddress | None:
@@ -330,7 +265,7 @@ class ClientAddresses:
 
 
 class RateLimits:
-    """The configured limits over one backend. :meth:`check` raises :class:`RateLimited`."""
+    """The configured limits over one backend; :meth:`check` raises :class:`RateLimited`."""
 
     def __init__(
         self,
@@ -338,120 +273,62 @@ class RateLimits:
         backend: Backend,
         *,
         addresses: ClientAddresses | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._rates = {name: rate for name, rate in rates.items() if rate is not None}
         self._backend = backend
+        # in-process state is decided without awaiting anything
         self._memory = backend if isinstance(backend, MemoryGcra) else None
         self.addresses = addresses or ClientAddresses()
-        self.counters = RateLimitCounters()
-        #: the app's Prometheus metrics, when it has them (set by ``setup_rate_limits``)
-        self.metrics: Metrics | None = None
-
-    @property
-    def backend(self) -> Backend:
-        return self._backend
-
-    def configured(self, limit: str) -> bool:
-        return limit in self._rates
+        self._metrics = metrics
 
     def client_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
         return self.addresses.resolve(peer, forwarded_for)
 
-    async def check(self, limit: str, ident: str) -> None:
-        await self.check_all([(limit, ident)])
-
-    def _configured(self, checks: Sequence[tuple[str, str]]) -> list[Check]:
+    async def check(self, *checks: tuple[str, str]) -> None:
+        """Count the request against each ``(limit, client id)`` whose limit is configured,
+        all at once (one Redis round trip); raise :class:`RateLimited` if any refuses, and then
+        count it against none. Shared limits with Redis unreachable let the request through."""
         rates = self._rates
-        return [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
-
-    def check_all_now(self, checks: Sequence[tuple[str, str]]) -> bool:
-        """:meth:`check_all` without a coroutine when no I/O is needed: with in-process limits
-        (or none configured) decide now, raise :class:`RateLimited` if refused, and return
-        True. With shared limits return False having counted nothing: await
-        :meth:`check_all`."""
-        if self._memory is None:
-            return not any(limit in self._rates for limit, _ in checks)
-        found = self._configured(checks)
-        if found:
-            wait, index = self._memory.hit_many_now(found)
-            if wait > 0:
-                self._refuse(found[index][0], wait)
-        return True
-
-    async def check_all(self, checks: Sequence[tuple[str, str]]) -> None:
-        """Count the request against every configured limit at once (one Redis round trip);
-        raise :class:`RateLimited` if any refuses, and then count it against none."""
-        if self._memory is not None:
-            self.check_all_now(checks)
-            return
-        found = self._configured(checks)
+        found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
         if not found:
             return
-        result = await self._backend.hit_many(found)
-        if result is None:
-            for limit, _, _ in found:
-                self.counters.fail_open[limit] += 1
-                if self.metrics is not None:
-                    self.metrics.rate_limit_event(limit, "fail_open")
-            return
-        wait, index = result
+        if self._memory is not None:
+            wait, index = self._memory.hit_many_now(found)
+        else:
+            result = await self._backend.hit_many(found)
+            if result is None:
+                if self._metrics is not None:
+                    for limit, _, _ in found:
+                        self._metrics.rate_limit_event(limit, "fail_open")
+                return
+            wait, index = result
         if wait > 0:
             self._refuse(found[index][0], wait)
 
     def _refuse(self, limit: str, wait: float) -> NoReturn:
-        self.counters.limited[limit] += 1
-        if self.metrics is not None:
-            self.metrics.rate_limit_event(limit, "limited")
-        error = RateLimited(retry_after=max(1, math.ceil(wait)))
-        error.reason = f"rate_limited_{limit}"
-        raise error
-
-    async def check_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> None:
-        if ADDRESS in self._rates:
-            await self.check(ADDRESS, self.addresses.resolve(peer, forwarded_for))
-
-    async def close(self) -> None:
-        await self._backend.close()
+        if self._metrics is not None:
+            self._metrics.rate_limit_event(limit, "limited")
+        raise RateLimited(retry_after=max(1, math.ceil(wait)), reason=f"rate_limited_{limit}")
 
 
 def build_rate_limits(
     settings: RateLimitSettings,
-    redis: RedisSettings | None = None,
+    redis: SharedRedis | None = None,
     *,
     clock: Callable[[], float] = time.monotonic,
+    metrics: Metrics | None = None,
 ) -> RateLimits:
-    """Redis-backed when ``redis.url`` is set, else in-process. Does no I/O."""
+    """Shared through the worker's Redis when there is one, else in-process. Does no I/O."""
     rates = {
         ADDRESS: Rate.of(settings.per_address),
         SUBJECT: Rate.of(settings.per_subject),
         STAFF: Rate.of(settings.per_staff_key),
     }
-    backend: Backend
-    if redis is not None and redis.mode != "memory":  # url, sentinel or cluster: shared limits
-        backend = RedisGcra(
-            redis_client(redis),
-            prefix=redis.key_prefix,
-            cluster=redis.mode == "cluster",
-            breaker_cooldown=redis.breaker_cooldown,
-            op_timeout=redis.socket_timeout + redis.connect_timeout + 0.2,
-            clock=clock,
-        )
-    else:
-        backend = MemoryGcra(max_tracked=settings.max_tracked, clock=clock)
+    backend: Backend = (
+        MemoryGcra(max_tracked=settings.max_tracked, clock=clock)
+        if redis is None
+        else RedisGcra(redis)
+    )
     addresses = ClientAddresses(settings.trusted_proxies, ipv6_prefix=settings.ipv6_prefix)
-    return RateLimits(rates, backend, addresses=addresses)
-
-
-def setup_rate_limits(app: web.Application, settings: Settings) -> None:
-    """Create the limits at start-up (``app[keys.RATE_LIMITS]``) and close them once."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        limits = build_rate_limits(settings.rate_limits, settings.redis)
-        limits.metrics = app.get(keys.METRICS)
-        app[keys.RATE_LIMITS] = limits
-        try:
-            yield
-        finally:
-            await limits.close()
-
-    app.cleanup_ctx.append(ctx)
+    return RateLimits(rates, backend, addresses=addresses, metrics=metrics)

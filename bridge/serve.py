@@ -32,9 +32,11 @@ from types import FrameType
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 
 from bridge.metrics import MULTIPROC_ENV
 from bridge.settings import Settings, load_settings
+from bridge.state import DRAINING
 
 log = logging.getLogger("bridge")
 
@@ -86,12 +88,37 @@ async def _settle_gc(app: web.Application) -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
+def _shut_down() -> None:
+    raise GracefulExit()  # what aiohttp's own SIGTERM handler raises
+
+
+def drain_on_sigterm(app: web.Application, seconds: float) -> None:
+    """Make SIGTERM drain for ``seconds`` before the graceful shutdown (``web.run_app`` only)."""
+    if seconds <= 0:
+        return
+    draining = app[DRAINING]  # the edge middleware closes connections while it is set
+
+    async def take_over_sigterm(app: web.Application) -> None:
+        # runs after run_app installed its handlers, so this one replaces its SIGTERM handler
+        loop = asyncio.get_running_loop()
+
+        def start() -> None:
+            if draining.is_set():
+                return
+            draining.set()
+            log.info("SIGTERM: draining for %.1fs, then shutting down", seconds)
+            loop.call_later(seconds, _shut_down)
+
+        loop.add_signal_handler(signal.SIGTERM, start)
+
+    app.on_startup.append(take_over_sigterm)
+
+
 def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool) -> None:
     # a stop that arrives while the worker is still starting is a clean stop too;
     # once serving, run_app's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
     from bridge.app import create_app
-    from bridge.drain import drain_on_sigterm
     from bridge.log import configure_logging
 
     settings = with_server(load_settings(path), host, port)
@@ -110,7 +137,7 @@ def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool)
         shutdown_timeout=server.shutdown_timeout,
         keepalive_timeout=server.keepalive_timeout,
         backlog=server.backlog,
-        access_log=None,  # bridge.middlewares.edge_middleware writes the one line per request
+        access_log=None,  # the edge middleware records the one line per request (bridge.access)
         print=lambda line: log.info("%s", " ".join(str(line).strip("= \n").split())),
         loop=loop,
     )

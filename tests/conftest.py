@@ -20,12 +20,16 @@ from aiohttp.web import Application
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bridge.access import flush_all
 from bridge.app import create_app
 from bridge.log import configure_logging
-from bridge.records import flush_all
 from bridge.settings import Settings, parse_settings
 
-pytest_plugins = ["tests.redis_server", "tests.fake_zendesk", "tests.redis_topology"]
+pytest_plugins = [
+    "tests.support.redis_server",
+    "tests.support.fake_zendesk",
+    "tests.support.redis_topology",
+]
 
 LOGIN_SECRET = "test-login-secret-0123456789abcdef0123"
 OLD_LOGIN_SECRET = "test-old-login-secret-0123456789abcdef"

@@ -28,7 +28,7 @@ from scripts.chaos.harness import (
     redis_server,
     standard_kinds,
 )
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 
 @dataclass

@@ -25,7 +25,7 @@ from tests.adversarial import (
     test_http_layer,
     test_origins,
 )
-from tests.test_hostile_tokens import CASES as TOKEN_CASES
+from tests.unit.login.test_hostile_tokens import CASES as TOKEN_CASES
 
 MODULES = (test_email, test_cookies, test_origins, test_http_layer, test_forwarding)
 _PARAMS = re.compile(r"\[(.*)\]$")

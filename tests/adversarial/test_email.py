@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from tests.conftest import LOGIN_SECRET, MESSAGING_SECRET, SUB, AppClient
-from tests.jwtcheck import verify_hs256
+from tests.support.jwtcheck import verify_hs256
 
 FAMILY = "email"
 

@@ -9,8 +9,8 @@ from playwright.async_api import Page
 
 from tests.browser.conftest import MakeStage, Stage
 from tests.conftest import CHAT_SECRET, MESSAGING_KEY_ID
-from tests.fake_zendesk import CHAT_TOKEN, LOGIN_USER, FakeZendesk, Reply
-from tests.jwtcheck import verify_hs256
+from tests.support.fake_zendesk import CHAT_TOKEN, LOGIN_USER, FakeZendesk, Reply
+from tests.support.jwtcheck import verify_hs256
 
 DEMO = {"enabled": True, "i_understand_this_mints_login_cookies": True}
 STAFF_KEY = "staff-key-for-the-page-0123456789"

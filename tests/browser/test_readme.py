@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.browser.conftest import MakeStage
 from tests.conftest import CHAT_SECRET, FRESHDESK_SECRET, MESSAGING_SECRET, SUB, config
-from tests.jwtcheck import verify_hs256
+from tests.support.jwtcheck import verify_hs256
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_GATEWAY = "https://bridge.example.com"

@@ -21,7 +21,7 @@ from tests.conftest import (
     SUB,
     zipchat_private_key,
 )
-from tests.jwtcheck import verify_hs256, verify_rs256
+from tests.support.jwtcheck import verify_hs256, verify_rs256
 
 
 async def run(page: Page, script: str, stage: Stage) -> Any:

@@ -1,0 +1,141 @@
+"""The gateway's one middleware: request id, errors as JSON, standard headers, access line.
+
+``edge_middleware`` is the one place where exceptions become HTTP: a :class:`BridgeError`
+becomes its status with ``{"code", "description"}``; aiohttp's own HTTP errors (404 for an
+unknown route, 405, 413, ...) get the same JSON shape; anything else is logged (without the
+request's cookies or headers) and answered as a bare 500, which tests treat as a bug.
+
+It is also where every answer gets its standard headers and a listed origin's CORS headers,
+where a draining instance (see :mod:`bridge.serve`) closes keep-alive connections, and where
+each request is recorded for its access line and metrics (:mod:`bridge.access`). All of that is
+one middleware, not several: each middleware layer is a coroutine per request, and aiohttp adds
+a layer of its own whenever there is any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+
+from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for, route_of
+from bridge.errors import BridgeError
+from bridge.http.cors import ActualCors
+from bridge.state import ERROR_REASON, REQUEST_ID, SUBJECT, TARGET
+
+log = logging.getLogger("bridge.errors")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    431: "headers_too_large",
+}
+
+
+def error_response(status: int, code: str, description: str) -> web.Response:
+    return web.json_response({"code": code, "description": description}, status=status)
+
+
+def _answer_for(request: web.Request, exc: Exception) -> web.Response:
+    """The JSON answer for an exception that reached the boundary."""
+    if isinstance(exc, BridgeError):
+        request[ERROR_REASON] = exc.reason
+        response = error_response(exc.status, exc.code, exc.description)
+        if exc.retry_after is not None:
+            response.headers[hdrs.RETRY_AFTER] = str(max(1, int(exc.retry_after)))
+        return response
+    if isinstance(exc, web.HTTPException):
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        response = error_response(exc.status, code, exc.reason)
+        for name in (hdrs.ALLOW, hdrs.RETRY_AFTER):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
+    # the traceback names code, never request data; the answer says nothing more
+    log.error("unhandled error on %s %s", request.method, request.rel_url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Internal error")
+
+
+def edge_middleware(
+    records: AccessRecords | None,
+    *,
+    draining: asyncio.Event | None = None,
+    cors: ActualCors | None = None,
+) -> Middleware:
+    """The outermost (and only) middleware. Per request:
+
+    * the request id: the caller's ``X-Request-ID`` when safe, else a fresh one; echoed;
+    * errors become ``{"code", "description"}`` answers;
+    * ``nosniff`` and ``no-store`` unless a handler chose; ``Vary: Origin``, because whether
+      CORS headers are present depends on ``Origin``, so a shared cache must never hand one
+      origin's answer to another;
+    * a listed origin's CORS headers on the CORS routes (:mod:`bridge.cors`);
+    * ``Connection: close`` while draining, so clients leave their keep-alive connections;
+    * a record of the request, for its metrics and its access line.
+    """
+    perf_counter = time.perf_counter
+    wall_clock = time.time
+    drain = draining if draining is not None else asyncio.Event()
+    if records is not None and not records.wanted:
+        records = None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = perf_counter()
+        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        request[REQUEST_ID] = request_id
+        status = 499  # unless an answer is made: the client went away (the task was cancelled)
+        try:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:  # a redirect: aiohttp sends it as it is
+                    status = exc.status
+                    exc.headers[REQUEST_ID_HEADER] = request_id
+                    raise
+                response = _answer_for(request, exc)
+            except Exception as exc:
+                response = _answer_for(request, exc)
+            status = response.status
+            headers = response.headers
+            headers[REQUEST_ID_HEADER] = request_id
+            headers.setdefault(hdrs.X_CONTENT_TYPE_OPTIONS, "nosniff")
+            headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+            vary = headers.get(hdrs.VARY)
+            if vary is None:
+                headers[hdrs.VARY] = "Origin"
+            elif "origin" not in vary.lower():
+                headers[hdrs.VARY] = f"{vary}, Origin"
+            if cors is not None:
+                cors.add_headers(request, headers)
+            if drain.is_set():
+                response.force_close()  # before prepare: aiohttp then says Connection: close
+            return response
+        finally:
+            if records is not None:
+                records.add(
+                    AccessRecord(
+                        wall_clock(),
+                        request_id,
+                        request.method,
+                        route_of(request),
+                        status,
+                        perf_counter() - started,
+                        request.get(TARGET),
+                        request.get(SUBJECT),
+                        request.get(ERROR_REASON) if status >= 400 else None,
+                    )
+                )
+
+    return middleware

@@ -1,0 +1,135 @@
+"""The staff lookups over HTTP.
+
+    GET /v1/visitors/{visitor_id}                 Zendesk Chat visitor -> login user
+    GET /v1/login-users/{login_user_id}/zendesk   login user -> Zendesk Support users
+
+A request reads: :class:`~bridge.staff.StaffAuth` (a staff API key, or a login cookie whose
+token carries ``staff.login_group``) -> the staff limit -> the lookup from :mod:`bridge.zendesk`
+(which validates the id before any cache or Zendesk access) -> JSON -> one ``bridge.audit``
+line (structured: kind, staff, id, verdict, source, duration_ms, request_id). Nothing is read
+from the cache and nothing is asked of Zendesk before authentication succeeds.
+
+A lookup whose API is not configured (no ``zendesk_chat_api`` / ``zendesk_support_api``)
+answers 503 ``lookup_not_configured`` to authenticated staff: the gateway exists and the
+route is right, this deployment just cannot answer it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import hdrs, web
+
+from bridge.access import AccessRecords
+from bridge.errors import BridgeError, LookupNotConfigured
+from bridge.ratelimit import STAFF as STAFF_LIMIT
+from bridge.ratelimit import RateLimits
+from bridge.staff import StaffAuth
+from bridge.state import REQUEST_ID, SUBJECT
+from bridge.zendesk.users import LOGIN_USER_ID, LoginUserLookup
+from bridge.zendesk.visitors import VISITOR_ID, VisitorLookup
+
+#: the logger name of the audit lines: one per staff lookup, written with the access lines
+AUDIT_LOGGER = "bridge.audit"
+
+#: what a lookup gives the handler: the answer, whether it is linked, and its source
+Outcome = tuple[dict[str, Any], bool, str]
+
+
+def _safe_id(ident: str, pattern: re.Pattern[str]) -> str:
+    """The id for the audit line when it is well-formed, else a placeholder (no injection)."""
+    return ident if pattern.fullmatch(ident) and ".." not in ident else "<invalid>"
+
+
+class StaffHandlers:
+    """``get_visitor`` and ``get_login_user``, bound at start-up (:meth:`bind`) to the
+    authentication, the limits and the lookups that exist then."""
+
+    def __init__(self, records: AccessRecords, *, cookie: str) -> None:
+        self._records = records
+        self._cookie = cookie
+
+    # set by bind(), at start-up, before any request
+    _auth: StaffAuth
+    _limits: RateLimits
+    _visitors: VisitorLookup | None
+    _login_users: LoginUserLookup | None
+
+    def bind(
+        self,
+        auth: StaffAuth,
+        limits: RateLimits,
+        *,
+        visitors: VisitorLookup | None,
+        login_users: LoginUserLookup | None,
+    ) -> None:
+        self._auth, self._limits = auth, limits
+        self._visitors, self._login_users = visitors, login_users
+
+    async def get_visitor(self, request: web.Request) -> web.Response:
+        """``GET /v1/visitors/{visitor_id}``."""
+        visitor_id = request.match_info["visitor_id"]
+
+        async def run() -> Outcome:
+            if self._visitors is None:
+                raise LookupNotConfigured(reason="zendesk_chat_api_not_configured")
+            verdict = await self._visitors.lookup(visitor_id)
+            return verdict.as_json(), verdict.linked, verdict.source
+
+        return await self._lookup(request, "visitor", visitor_id, VISITOR_ID, run)
+
+    async def get_login_user(self, request: web.Request) -> web.Response:
+        """``GET /v1/login-users/{login_user_id}/zendesk``."""
+        login_user_id = request.match_info["login_user_id"]
+
+        async def run() -> Outcome:
+            if self._login_users is None:
+                raise LookupNotConfigured(reason="zendesk_support_api_not_configured")
+            linkage = await self._login_users.lookup(login_user_id)
+            return linkage.as_json(), linkage.linked, linkage.source
+
+        return await self._lookup(request, "login_user", login_user_id, LOGIN_USER_ID, run)
+
+    async def _lookup(
+        self,
+        request: web.Request,
+        kind: str,
+        ident: str,
+        pattern: re.Pattern[str],
+        run: Callable[[], Awaitable[Outcome]],
+    ) -> web.Response:
+        started = time.perf_counter()
+        staff = "-"
+        verdict = "error"
+        source = "-"
+        try:
+            auth = self._auth
+            login_token = request.cookies.get(self._cookie) if auth.accepts_login_cookie else None
+            staff = await auth.authenticate(request.headers.get(hdrs.AUTHORIZATION), login_token)
+            request[SUBJECT] = staff  # the access line names the staff caller too
+            await self._limits.check((STAFF_LIMIT, staff))
+            body, linked, source = await run()
+            verdict = "linked" if linked else "unlinked"
+            return web.Response(body=orjson.dumps(body), content_type="application/json")
+        except BridgeError as exc:
+            verdict = exc.code
+            source = getattr(exc, "source", source)
+            raise
+        finally:
+            self._records.add_line(
+                {
+                    "event": "staff lookup",
+                    "logger": AUDIT_LOGGER,
+                    "request_id": request.get(REQUEST_ID),
+                    "kind": kind,
+                    "staff": staff,
+                    "id": _safe_id(ident, pattern),
+                    "verdict": verdict,
+                    "source": source,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            )

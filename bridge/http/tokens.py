@@ -1,0 +1,111 @@
+"""The token endpoints: HTTP in, the verifier and a target's signer, HTTP out.
+
+    GET|POST /generate/token            the default target's token, Xsolla's answer shape
+    GET|POST /v1/targets/{name}/token   a named target's token, with its target and expiry
+
+A request reads top to bottom: Fetch Metadata -> the client's address -> the login cookie ->
+``Verifier.verify`` -> :class:`~bridge.login.identity.Identity` -> the address and subject
+limits -> ``signer.sign(identity)`` -> JSON. A failed login token counts against the address
+limit only (and may be a 429).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+import orjson
+from aiohttp import hdrs, web
+from aiohttp.hdrs import X_FORWARDED_FOR
+
+from bridge.errors import TargetNotFound, TokenError
+from bridge.http.fetchmeta import check_fetch_metadata
+from bridge.login.cookies import read_cookie
+from bridge.login.verifier import Verifier
+from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
+from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
+from bridge.ratelimit import RateLimits
+from bridge.state import SUBJECT, TARGET
+from bridge.targets.base import MintedToken, Signer
+
+JWT_CONTENT_TYPE = "application/jwt"
+JSON_CONTENT_TYPE = "application/json"
+
+Answer = Callable[[web.Request, str, MintedToken], web.Response]
+
+
+def json_response(body: object) -> web.Response:
+    """A JSON answer serialised by orjson (the token path's answers are small and hot)."""
+    return web.Response(body=orjson.dumps(body), content_type=JSON_CONTENT_TYPE)
+
+
+def _wants_jwt(request: web.Request) -> bool:
+    accept = request.headers.get(hdrs.ACCEPT, "")
+    return any(part.split(";")[0].strip().lower() == JWT_CONTENT_TYPE for part in accept.split(","))
+
+
+def _xsolla_answer(request: web.Request, target: str, minted: MintedToken) -> web.Response:
+    """Xsolla-compatible: ``{"token": ...}``."""
+    return json_response({"token": minted.token})
+
+
+def _target_answer(request: web.Request, target: str, minted: MintedToken) -> web.Response:
+    """The token as JSON with its target and expiry or, on request, as ``application/jwt``."""
+    if _wants_jwt(request):
+        return web.Response(text=minted.token, content_type=JWT_CONTENT_TYPE)
+    return json_response({"token": minted.token, "target": target, "expires_at": minted.expires_at})
+
+
+class TokenHandlers:
+    """``generate_token`` and ``target_token``, bound at start-up (:meth:`bind`) to the
+    verifier and the limits."""
+
+    def __init__(
+        self,
+        signers: Mapping[str, Signer],
+        *,
+        default: str,
+        cookie: str,
+        cors_origins: list[str],
+    ) -> None:
+        self._signers = signers
+        self._default = signers[default]
+        self._origins = cors_origins
+        self._cookie = cookie
+        self.generate_token = self._handler(lambda request: self._default, _xsolla_answer)
+        self.target_token = self._handler(self._named, _target_answer)
+
+    # set by bind(), at start-up, before any request
+    _verifier: Verifier
+    _limits: RateLimits
+
+    def bind(self, verifier: Verifier, limits: RateLimits) -> None:
+        self._verifier, self._limits = verifier, limits
+
+    def _named(self, request: web.Request) -> Signer:
+        signer = self._signers.get(request.match_info["name"])
+        if signer is None:
+            raise TargetNotFound()
+        return signer
+
+    def _handler(
+        self, pick: Callable[[web.Request], Signer], answer: Answer
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            signer = pick(request)
+            request[TARGET] = signer.name
+            headers = request.headers
+            check_fetch_metadata(headers, self._origins)
+            limits = self._limits
+            address = limits.client_address(request.remote, headers.getall(X_FORWARDED_FOR, ()))
+            try:
+                token = read_cookie(headers.getall(hdrs.COOKIE, ()), self._cookie)
+                identity = await self._verifier.verify(token)
+            except TokenError:
+                await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
+                raise
+            request[SUBJECT] = identity.sub
+            # both limits in one check: one Redis round trip when they are shared
+            await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
+            return answer(request, signer.name, signer.sign(identity))
+
+        return handle

@@ -1,0 +1,51 @@
+"""The verified login user, and what counts as sane text in a claim."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_MAX_EMAIL_CHARS = 254
+_MAX_NAME_CHARS = 255
+
+# control characters (C0, DEL, C1), bidi marks/embeddings/overrides/isolates, line and paragraph
+# separators, BOM, and surrogates (which only occur unpaired in a decoded str)
+_UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff\ufeff"
+_UNSAFE = re.compile(f"[{_UNSAFE_CHARS}]")
+_EMAIL = re.compile(rf"[^\s@{_UNSAFE_CHARS}]+@[^\s@{_UNSAFE_CHARS}]+")
+
+
+def is_sane_text(value: object, max_chars: int) -> bool:
+    """True for a ``str`` of at most ``max_chars`` without control, bidi or surrogate chars."""
+    return isinstance(value, str) and len(value) <= max_chars and not _UNSAFE.search(value)
+
+
+def sane_email(value: object) -> str | None:
+    if isinstance(value, str) and len(value) <= _MAX_EMAIL_CHARS and _EMAIL.fullmatch(value):
+        return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The verified login user."""
+
+    sub: str
+    #: None when absent, empty, or not a sane email string
+    email: str | None
+    #: the verified, strictly parsed payload (read-only)
+    claims: Mapping[str, Any]
+    #: the login token's ``exp`` (epoch seconds)
+    expires_at: int
+
+    def display_name(self, claim_names: Sequence[str]) -> str | None:
+        """The first named claim that is a non-empty sane string; ``"email"`` is ``self.email``."""
+        for name in claim_names:
+            value = self.email if name == "email" else self.claims.get(name)
+            if isinstance(value, str):
+                value = value.strip()
+                if value and is_sane_text(value, _MAX_NAME_CHARS):
+                    return value
+        return None

@@ -1,0 +1,207 @@
+"""Verify the login system's token and turn it into an :class:`Identity`.
+
+A token goes through two layers:
+
+1. **The strict layer** (:mod:`bridge.login.jws`, no key needed): canonical compact form,
+   strict JSON, allowed header parameters, the ``alg`` pinned to the configured list.
+2. **Signature and claims** (here): the signature is checked with PyJWT's algorithm object for
+   the header's ``alg``, which is pinned to the configured list, so the key family is fixed by
+   the configuration and an HMAC secret never meets an RS token or the reverse (RFC 8725 §3.1).
+   HS tries every configured secret (rotation); RS/PS/ES asks the :class:`KeySet` for the
+   ``kid`` (or every key when the token has none). Then ``exp`` (required), ``nbf``, ``iat``
+   with ``leeway`` against the injected clock, ``iss`` by exact comparison and ``aud`` with
+   PyJWT's semantics, and finally ``sub``.
+
+PyJWT's ``jwt.decode`` is not called: it would decode and parse the token a second time (about
+five times the cost of this whole path) and it reads the wall clock itself, so the injected
+``clock`` could not be honoured.
+
+Errors carry a short ``reason`` for logs and metrics. Messages never contain the token, a
+secret or a claim value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import jwt
+from jwt.algorithms import Algorithm
+from jwt.exceptions import PyJWTError
+
+from bridge.errors import SubjectMissing, TokenInvalid
+from bridge.login.identity import Identity, is_sane_text, sane_email
+from bridge.login.jws import has_lone_surrogate, parse_compact
+from bridge.login.keysets import KeySet
+from bridge.settings.login import UpstreamSettings
+
+__all__ = ["Verifier"]
+
+_MAX_SUB_CHARS = 255
+
+
+class Verifier:
+    """Verifies login tokens against the configured algorithms, secrets or key set."""
+
+    def __init__(
+        self,
+        settings: UpstreamSettings,
+        *,
+        keyset: KeySet | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._family = settings.family
+        self._algorithms: dict[str, Algorithm] = {
+            alg: jwt.get_algorithm_by_name(alg) for alg in settings.algorithms
+        }
+        self._secrets: tuple[bytes, ...] = tuple(s.secret.reveal() for s in settings.secrets)
+        if self._family == "HS":
+            if keyset is not None:
+                raise ValueError("HS algorithms use secrets, not a key set")
+            if not self._secrets:
+                raise ValueError("HS algorithms need at least one secret")
+        else:
+            if keyset is None:
+                raise ValueError("RS/PS/ES algorithms need a key set")
+            if keyset.family != self._family:
+                raise ValueError(f"the key set holds {keyset.family} keys, not {self._family}")
+        self._keyset = keyset
+        self._clock = clock
+        self._issuer = settings.issuer
+        audience = settings.audience
+        self._audience: frozenset[str] | None = (
+            None
+            if audience is None
+            else frozenset([audience] if isinstance(audience, str) else audience)
+        )
+        self._leeway = settings.leeway
+        self._max_token = settings.max_token_bytes
+        # token string -> (identity, key-set generation); insertion-ordered, oldest evicted
+        self._cache: dict[str, tuple[Identity, int]] = {}
+        self._cache_size = settings.verify_cache_size
+
+    @property
+    def keyset(self) -> KeySet | None:
+        """The published keys this verifier uses (None for HS secrets)."""
+        return self._keyset
+
+    async def verify(self, token: str) -> Identity:
+        """The identity in ``token``; raise ``TokenInvalid``, ``SubjectMissing`` or
+        ``KeysUnavailable`` (RS/PS/ES keys never fetched).
+
+        A token that verified before is answered from a bounded cache: the same string under
+        the same configuration (the cache belongs to this verifier) and the same keys gives the
+        same identity, except for expiry, which is checked again on every hit exactly as a full
+        verification would. Failures are never cached.
+        """
+        cached = self._cache.get(token)
+        if cached is not None:
+            identity, generation = cached
+            keyset = self._keyset
+            if (
+                identity.expires_at > self._clock() - self._leeway
+                and generation == (0 if keyset is None else keyset.generation)
+                # keys due for a refresh: take the full path, which refreshes them, so that a
+                # revoked key stops working as soon as it would without this cache
+                and (keyset is None or keyset.fresh)
+            ):
+                return identity
+            del self._cache[token]
+        keyset = self._keyset
+        generation = 0 if keyset is None else keyset.generation
+        identity = await self._verify(token)
+        if self._cache_size:
+            if len(self._cache) >= self._cache_size:
+                del self._cache[next(iter(self._cache))]
+            # the generation seen before the check: a refresh during it makes this entry stale
+            self._cache[token] = (identity, generation)
+        return identity
+
+    @property
+    def cached(self) -> int:
+        """How many verified tokens are remembered now."""
+        return len(self._cache)
+
+    async def _verify(self, token: str) -> Identity:
+        parsed = parse_compact(token, algorithms=self._algorithms, max_bytes=self._max_token)
+        await self._check_signature(parsed.alg, parsed.kid, parsed.signing_input, parsed.signature)
+        payload = parsed.payload
+        self._check_claims(payload)
+
+        # like Xsolla's reference (``sub, _ := claims["sub"].(string)``): no usable sub is a 422,
+        # but a sub that is there and unsafe is an invalid token
+        sub = payload.get("sub")
+        if not isinstance(sub, str) or not sub.strip():
+            sub = None
+        elif sub != sub.strip() or not is_sane_text(sub, _MAX_SUB_CHARS):
+            raise TokenInvalid(reason="bad_sub")
+        # unpaired surrogates (only reachable through "\udXXX" escapes) anywhere in the payload
+        text = parsed.payload_text
+        if ("\\ud" in text or "\\uD" in text) and has_lone_surrogate(payload):
+            raise TokenInvalid(reason="bad_unicode")
+        if sub is None:
+            raise SubjectMissing(reason="no_sub")
+        return Identity(
+            sub=sub,
+            email=sane_email(payload.get("email")),
+            claims=MappingProxyType(payload),
+            expires_at=int(payload["exp"]),
+        )
+
+    async def _check_signature(
+        self, alg: str, kid: str | None, signing_input: bytes, signature: bytes
+    ) -> None:
+        algorithm = self._algorithms[alg]
+        if self._keyset is None:
+            for secret in self._secrets:
+                if algorithm.verify(signing_input, secret, signature):
+                    return
+            raise TokenInvalid(reason="bad_signature")
+        keys = await self._keyset.keys_for(kid)
+        if not keys:
+            raise TokenInvalid(reason="unknown_kid" if kid is not None else "no_keys")
+        for key in keys:
+            try:
+                prepared = algorithm.prepare_key(key)  # rejects a key of the wrong type or curve
+                if algorithm.check_key_length(prepared) is not None:
+                    continue
+                if algorithm.verify(signing_input, prepared, signature):
+                    return
+            except (PyJWTError, ValueError, TypeError):
+                continue
+        raise TokenInvalid(reason="bad_signature")
+
+    def _check_claims(self, payload: dict[str, Any]) -> None:
+        now = self._clock()
+        leeway = self._leeway
+        # int() like PyJWT: a fractional exp is truncated, never rounded up
+        if int(payload["exp"]) <= now - leeway:
+            raise TokenInvalid(reason="expired")
+        if "nbf" in payload and int(payload["nbf"]) > now + leeway:
+            raise TokenInvalid(reason="not_yet_valid")
+        if "iat" in payload and int(payload["iat"]) > now + leeway:
+            raise TokenInvalid(reason="iat_in_future")
+
+        if "iss" in payload or self._issuer is not None:
+            iss = payload.get("iss")
+            # exact comparison: never ``in`` on a string (CVE-2024-53861)
+            if not isinstance(iss, str) or (self._issuer is not None and iss != self._issuer):
+                raise TokenInvalid(reason="bad_iss")
+
+        if "aud" in payload:
+            aud = payload["aud"]
+            if isinstance(aud, str):
+                token_audiences: Sequence[str] = (aud,)
+            elif type(aud) is list and all(isinstance(a, str) for a in aud):
+                token_audiences = aud
+            else:
+                raise TokenInvalid(reason="bad_aud")
+        else:
+            aud, token_audiences = None, ()
+        if self._audience is None:
+            if aud:  # a token meant for a named audience is not for us
+                raise TokenInvalid(reason="bad_aud")
+        elif not any(a in self._audience for a in token_audiences):
+            raise TokenInvalid(reason="bad_aud")

@@ -1,0 +1,88 @@
+"""``upstream``: how the login system's tokens are verified."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from bridge.settings.base import ClaimName, HmacSecret, HttpUrl, Model, SecretSource
+
+Algorithm = Literal[
+    "HS256", "HS384", "HS512",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512",
+]  # fmt: skip
+
+
+def algorithm_family(alg: str) -> str:
+    """``"HS"`` (shared secret), ``"RSA"`` (RS*/PS*, RSA keys) or ``"EC"`` (ES*)."""
+    if alg.startswith("HS"):
+        return "HS"
+    if alg.startswith(("RS", "PS")):
+        return "RSA"
+    return "EC"
+
+
+def _family_of(info: ValidationInfo) -> str | None:
+    """The family of the already validated ``algorithms``, or None when they were invalid."""
+    algorithms = info.data.get("algorithms")
+    families = {algorithm_family(a) for a in algorithms or ()}
+    return families.pop() if len(families) == 1 else None
+
+
+class UpstreamSettings(Model):
+    """How to verify the login system's tokens."""
+
+    cookie: str = Field(default="token", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["HS256"], min_length=1)  # type: ignore[arg-type]
+    secrets: list[HmacSecret] = Field(default_factory=list, validate_default=True)
+    keys_url: HttpUrl | None = Field(default=None, validate_default=True)
+    issuer: str | None = None
+    audience: str | list[str] | None = None
+    leeway: int = Field(default=30, ge=0, le=600)
+    #: login claims tried in order for the display name
+    name_claims: list[ClaimName] = Field(
+        default_factory=lambda: ["name", "username", "email"], min_length=1
+    )
+    max_token_bytes: int = Field(default=8192, ge=512, le=65536)
+    #: verified tokens remembered (exact token string, until its exp); 0 turns it off
+    verify_cache_size: int = Field(default=20000, ge=0, le=1_000_000)
+    keys_cache_ttl: int = Field(default=600, ge=10, le=86400)
+    keys_refresh_cooldown: int = Field(default=30, ge=1, le=3600)
+    keys_timeout: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _one_family(cls, algorithms: list[str]) -> list[str]:
+        families = {algorithm_family(a) for a in algorithms}
+        if len(families) > 1:
+            raise ValueError(
+                f"algorithms mix families ({', '.join(sorted(families))}); "
+                "use one of [HS256], [RS256] or [ES256]"
+            )
+        return algorithms
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_for_hs(cls, secrets: list[SecretSource], info: ValidationInfo) -> Any:
+        family = _family_of(info)
+        if family == "HS" and not secrets:
+            raise ValueError("HS algorithms need at least one secret")
+        if family not in ("HS", None) and secrets:
+            raise ValueError("secrets are only used with HS algorithms; remove them")
+        return secrets
+
+    @field_validator("keys_url")
+    @classmethod
+    def _keys_url_for_rs(cls, keys_url: str | None, info: ValidationInfo) -> str | None:
+        family = _family_of(info)
+        if family == "HS" and keys_url:
+            raise ValueError("keys_url is only used with RS/PS/ES algorithms; remove it")
+        if family not in ("HS", None) and not keys_url:
+            raise ValueError("RS/PS/ES algorithms need keys_url")
+        return keys_url
+
+    @property
+    def family(self) -> str:
+        return algorithm_family(self.algorithms[0])

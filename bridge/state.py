@@ -1,0 +1,22 @@
+"""Typed application and request state: every ``web.AppKey`` and ``web.RequestKey``, once.
+
+This module imports nothing of the package, so that any module may import it. The
+application's own objects (verifier, signers, limits, lookups) are not kept in the app's
+state at all: ``create_app`` (:mod:`bridge.app`) hands them to the handlers that use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+#: set on SIGTERM while the process drains (``bridge.serve``): /readyz answers 503 and every
+#: answer closes its connection
+DRAINING = web.AppKey("draining", asyncio.Event)
+
+#: filled along a request and read by its access record
+REQUEST_ID = web.RequestKey("request_id", str)
+TARGET = web.RequestKey("target", str)
+SUBJECT = web.RequestKey("subject", str)
+ERROR_REASON = web.RequestKey("error_reason", str)

@@ -1,0 +1,39 @@
+"""Freshdesk help widget authentication.
+
+HS256 with the widget's shared secret; claims ``name``, ``email`` and ``exp``, at most two
+hours ahead. An email is required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from bridge.login.identity import Identity
+from bridge.settings.base import HmacSecret
+from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
+
+
+class FreshdeskSigner(HmacJwtSigner):
+    type = "freshdesk"
+    default_ttl = 3600
+    max_ttl = 7200  # Freshdesk: exp at most two hours ahead
+    needs_email = True
+
+    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+        assert identity.email is not None
+        return {
+            "name": identity.display_name(self.name_claims) or identity.email,
+            "email": identity.email,
+            "exp": now + self.ttl,
+        }
+
+
+class FreshdeskTarget(TargetSettings):
+    type: Literal["freshdesk"]
+    secret: HmacSecret
+
+    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+        return FreshdeskSigner(
+            name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
+        )

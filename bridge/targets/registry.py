@@ -1,0 +1,55 @@
+"""The widget targets by ``type``: adding a vendor is its module and one line here.
+
+===================  =====  ==================================================  ========  ======
+type                 alg    claims                                              default   limit
+===================  =====  ==================================================  ========  ======
+zendesk_chat         HS256  name, email, external_id, iat, exp                  300 s     420 s
+zendesk_messaging    HS256  scope="user", external_id, name, email, exp         600 s     1 day
+                            (+ email_verified when trusted); header ``kid``
+freshdesk            HS256  name, email, exp                                    3600 s    7200 s
+zipchat              RS256  email, first_name, last_name, additional_attributes 3600 s    3600 s
+                            iat, exp; header ``kid``
+===================  =====  ==================================================  ========  ======
+
+A configured ``ttl`` above the limit is clamped to it (``Signer.clamped`` says so, and
+``bridge check-config`` prints it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Annotated, get_args
+
+from pydantic import Field
+
+from bridge.targets.base import Clock, Signer, TargetSettings
+from bridge.targets.freshdesk import FreshdeskTarget
+from bridge.targets.zendesk_chat import ZendeskChatTarget
+from bridge.targets.zendesk_messaging import ZendeskMessagingTarget
+from bridge.targets.zipchat import ZipchatTarget
+
+#: one entry of ``targets:``, told apart by its ``type``
+Target = Annotated[
+    ZendeskChatTarget | ZendeskMessagingTarget | FreshdeskTarget | ZipchatTarget,
+    Field(discriminator="type"),
+]
+
+#: the ``type`` names, in the order above
+TARGET_TYPES: tuple[str, ...] = tuple(
+    get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(Target)[0])
+)
+
+
+def build_signers(
+    targets: Mapping[str, TargetSettings],
+    *,
+    name_claims: Sequence[str],
+    clock: Clock = time.time,
+) -> dict[str, Signer]:
+    """One signer per configured target, by target name; ``name_claims`` is the login
+    system's default for targets that set none."""
+    return {
+        name: target.signer(name, name_claims=target.name_claims or name_claims, clock=clock)
+        for name, target in targets.items()
+    }

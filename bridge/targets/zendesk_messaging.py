@@ -1,0 +1,77 @@
+"""Zendesk Messaging end-user authentication (Web Widget and mobile SDKs).
+
+HS256 with the messaging key's secret and its id as the header's ``kid``; claims
+``scope: "user"``, ``external_id``, ``name`` and ``email`` when known (``email_verified`` when
+the login system verifies every email), ``exp``. No email is needed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field
+
+from bridge.login.identity import Identity
+from bridge.settings.base import HmacSecret, Secret
+from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
+
+
+class ZendeskMessagingSigner(HmacJwtSigner):
+    type = "zendesk_messaging"
+    default_ttl = 600
+    max_ttl = 86400
+    needs_email = False
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        secret: Secret,
+        key_id: str,
+        email_verified: bool,
+        ttl: int | None,
+        name_claims: Sequence[str],
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(
+            name,
+            secret=secret,
+            ttl=ttl,
+            name_claims=name_claims,
+            clock=clock,
+            headers={"kid": key_id},
+        )
+        self.email_verified = email_verified
+
+    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+        claims: dict[str, Any] = {"scope": "user", "external_id": identity.sub}
+        display = identity.display_name(self.name_claims)
+        if display:
+            claims["name"] = display
+        if identity.email:
+            claims["email"] = identity.email
+            if self.email_verified:
+                claims["email_verified"] = True
+        claims["exp"] = now + self.ttl
+        return claims
+
+
+class ZendeskMessagingTarget(TargetSettings):
+    type: Literal["zendesk_messaging"]
+    key_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    secret: HmacSecret
+    #: send ``email_verified: true``: only when the login system verifies every email
+    email_verified: bool = False
+
+    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+        return ZendeskMessagingSigner(
+            name,
+            secret=self.secret.secret,
+            key_id=self.key_id,
+            email_verified=self.email_verified,
+            ttl=self.ttl,
+            name_claims=name_claims,
+            clock=clock,
+        )

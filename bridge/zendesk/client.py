@@ -1,0 +1,336 @@
+r"""The resilient JSON client for a vendor API, and the two Zendesk clients built from settings.
+
+:class:`VendorClient` ``GET``\s JSON with one overall deadline per call, retries with jittered
+exponential backoff only for 429/502/503/504 and connection errors, ``Retry-After`` honoured
+when it fits the deadline, a :class:`~bridge.zendesk.breaker.CircuitBreaker`, no redirects, a
+body size cap and strict JSON. Its answers, as errors from :mod:`bridge.errors`::
+
+    NotFound                     404  (plain: the caller decides what a 404 means)
+    VendorBadResponse            502  redirect, oversized/non-JSON/malformed body, other status
+    └── VendorAuthFailed         502  the vendor refused *our* API credentials (401/403)
+    VendorUnavailable            503  429/502/503/504/connection errors after retries
+    ├── VendorRateLimited        503  ... when the last one was a 429
+    └── CircuitOpen              503  the breaker is open; nothing was called
+    VendorTimeout                504  the deadline passed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from bridge.errors import (
+    NotFound,
+    VendorAuthFailed,
+    VendorBadResponse,
+    VendorRateLimited,
+    VendorTimeout,
+    VendorUnavailable,
+)
+from bridge.metrics import BreakerState, Metrics
+from bridge.settings.zendesk import ZendeskChatApiSettings, ZendeskSupportApiSettings
+from bridge.zendesk.breaker import CircuitBreaker, retry_after
+
+log = logging.getLogger("bridge.zendesk")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: statuses worth another try (besides connection errors)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class _Retry(Exception):
+    """One attempt failed in a way worth retrying; ``error`` is what to raise if not."""
+
+    def __init__(self, error: VendorUnavailable, retry_after: float | None) -> None:
+        self.error = error
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from ``Retry-After`` (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+class VendorClient:
+    """``GET`` JSON from one vendor API with a deadline, retries, a breaker and size caps.
+
+    ``authorization`` is the whole ``Authorization`` header value; it is sent on every
+    request and appears nowhere else (not in ``repr``, logs or errors).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        authorization: str,
+        deadline: float = 4.0,
+        max_retries: int = 2,
+        max_body_bytes: int = 256 * 1024,
+        breaker: CircuitBreaker | None = None,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 2.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
+        api: str = "zendesk",
+    ) -> None:
+        self._session = session
+        self._metrics = metrics
+        #: the ``api`` label of this client's metrics (``chat``, ``support``)
+        self.api = api
+        self.base_url = base_url.rstrip("/")
+        self._authorization = authorization
+        self.deadline = deadline
+        self._max_retries = max_retries
+        self._max_body = max_body_bytes
+        self.breaker = breaker or CircuitBreaker(failures=5, cooldown=15.0, clock=clock)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def __repr__(self) -> str:
+        return f"VendorClient({self.base_url!r})"
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        deadline_at: float | None = None,
+    ) -> Any:
+        """The parsed JSON of a 200 answer to ``GET {base_url}{path}``.
+
+        ``path`` must already be quoted. A 404 raises :class:`NotFound` (plain, for the
+        caller to interpret); everything else as in the module docstring.
+        """
+        if deadline_at is None:
+            deadline_at = self._clock() + self.deadline
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            remaining = deadline_at - self._clock()
+            if remaining <= 0:
+                raise VendorTimeout(reason="deadline")
+            self.breaker.check()
+            try:
+                return await self._attempt(url, params, remaining)
+            except _Retry as retry:
+                attempt += 1
+                delay = self._backoff(attempt)
+                if retry.retry_after is not None:
+                    delay = max(delay, retry.retry_after)
+                fits = self._clock() + delay < deadline_at
+                if attempt > self._max_retries or not fits:
+                    retry.error.retry_after = retry_after(
+                        retry.retry_after if retry.retry_after is not None else delay
+                    )
+                    raise retry.error from None
+                log.info("retrying %s in %.2fs (%s)", self.base_url, delay, retry.error.reason)
+                await self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, with "equal jitter": between half and all of the step."""
+        step: float = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
+        return step / 2 + self._jitter() * step / 2
+
+    async def _attempt(self, url: str, params: Mapping[str, str] | None, remaining: float) -> Any:
+        outcome: Literal["success", "failure", "none"] = "none"
+        try:
+            async with asyncio.timeout(remaining) as deadline:
+                try:
+                    status, headers, body = await self._request(url, params)
+                except TimeoutError:
+                    if deadline.expired():
+                        raise
+                    self._count("timeout")
+                    raise _Retry(VendorUnavailable(reason="socket_timeout"), None) from None
+            self._count(status)
+            result = self._interpret(status, headers, body)
+        except TimeoutError:
+            outcome = "failure"
+            self._count("timeout")
+            raise VendorTimeout(reason="deadline") from None
+        except _Retry:
+            outcome = "failure"
+            raise
+        except (aiohttp.ClientSSLError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError):
+            outcome = "failure"
+            self._count("protocol_error")
+            raise VendorBadResponse(reason="protocol_error") from None
+        except aiohttp.ClientConnectionError:
+            outcome = "failure"
+            self._count("connection_error")
+            raise _Retry(VendorUnavailable(reason="connection_error"), None) from None
+        except (VendorBadResponse, NotFound) as exc:
+            # a 404 or our own credentials refused: Zendesk is answering, so it is healthy
+            healthy = isinstance(exc, (NotFound, VendorAuthFailed))
+            outcome = "success" if healthy else "failure"
+            raise
+        else:
+            outcome = "success"
+            return result
+        finally:
+            if outcome == "success":
+                self.breaker.success()
+            elif outcome == "failure":
+                self.breaker.failure()
+            else:
+                self.breaker.abandon()
+
+    def _count(self, status: int | str) -> None:
+        if self._metrics is not None:
+            self._metrics.zendesk_answer(self.api, status)
+
+    async def _request(
+        self, url: str, params: Mapping[str, str] | None
+    ) -> tuple[int, CIMultiDictProxy[str], bytes | None]:
+        headers = {"Authorization": self._authorization, "Accept": "application/json"}
+        async with self._session.get(
+            url, params=params, headers=headers, allow_redirects=False
+        ) as response:
+            if response.status != 200:
+                return response.status, response.headers, None
+            if response.content_length is not None and response.content_length > self._max_body:
+                raise VendorBadResponse(reason="body_too_large")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > self._max_body:
+                    raise VendorBadResponse(reason="body_too_large")
+                chunks.append(chunk)
+            return response.status, response.headers, b"".join(chunks)
+
+    def _interpret(self, status: int, headers: CIMultiDictProxy[str], body: bytes | None) -> Any:
+        if status == 200:
+            assert body is not None
+            content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if content_type != "application/json" and not content_type.endswith("+json"):
+                raise VendorBadResponse(reason="not_json")
+            try:
+                return json.loads(body)
+            except (UnicodeDecodeError, ValueError):
+                raise VendorBadResponse(reason="not_json") from None
+        if status == 404:
+            raise NotFound(reason="vendor_404")
+        if status in (401, 403):
+            log.error("Zendesk refused the API credentials (%s) at %s", status, self.base_url)
+            raise VendorAuthFailed(reason=f"vendor_{status}")
+        if status in RETRY_STATUSES:
+            error: VendorUnavailable = (
+                VendorRateLimited(reason="vendor_429")
+                if status == 429
+                else VendorUnavailable(reason=f"vendor_{status}")
+            )
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            raise _Retry(error, retry_after)
+        if 300 <= status < 400:
+            raise VendorBadResponse(reason="redirect")
+        raise VendorBadResponse(reason=f"vendor_{status}")
+
+
+def _breaker(
+    settings: ZendeskChatApiSettings | ZendeskSupportApiSettings,
+    clock: Clock,
+    metrics: Metrics | None,
+    api: str,
+) -> CircuitBreaker:
+    on_change = None
+    if metrics is not None:
+        metrics.breaker_changed(api, "closed")
+
+        def on_change(state: BreakerState) -> None:
+            metrics.breaker_changed(api, state)
+
+    return CircuitBreaker(
+        failures=settings.breaker_failures,
+        cooldown=settings.breaker_cooldown,
+        clock=clock,
+        on_change=on_change,
+    )
+
+
+def chat_client(
+    session: aiohttp.ClientSession,
+    settings: ZendeskChatApiSettings,
+    *,
+    clock: Clock = time.monotonic,
+    metrics: Metrics | None = None,
+    **knobs: Any,
+) -> VendorClient:
+    """The Chat REST API client: OAuth Bearer (the only auth that API takes)."""
+    return VendorClient(
+        session,
+        base_url=settings.base_url,
+        authorization="Bearer " + settings.token.secret.reveal().decode(),
+        deadline=settings.deadline,
+        max_retries=settings.max_retries,
+        max_body_bytes=settings.max_body_bytes,
+        breaker=_breaker(settings, clock, metrics, "chat"),
+        clock=clock,
+        metrics=metrics,
+        api="chat",
+        **knobs,
+    )
+
+
+def support_client(
+    session: aiohttp.ClientSession,
+    settings: ZendeskSupportApiSettings,
+    *,
+    clock: Clock = time.monotonic,
+    metrics: Metrics | None = None,
+    **knobs: Any,
+) -> VendorClient:
+    """The Support API client: ``{email}/token:{token}`` Basic when ``email`` is set, else
+    OAuth Bearer. ``base_url`` is ``https://{subdomain}.zendesk.com`` (a trailing ``/api/v2``
+    is tolerated)."""
+    token = settings.token.secret.reveal().decode()
+    if settings.email:
+        pair = f"{settings.email}/token:{token}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
+    else:
+        authorization = "Bearer " + token
+    base_url = settings.base_url.rstrip("/").removesuffix("/api/v2")
+    return VendorClient(
+        session,
+        base_url=base_url,
+        authorization=authorization,
+        deadline=settings.deadline,
+        max_retries=settings.max_retries,
+        max_body_bytes=settings.max_body_bytes,
+        breaker=_breaker(settings, clock, metrics, "support"),
+        clock=clock,
+        metrics=metrics,
+        api="support",
+        **knobs,
+    )
