@@ -1,4 +1,4 @@
-"""The README's bridge.js snippets, run as they are printed, against the stand-in widgets."""
+"""docs/integration.md's bridge.js snippets, run as they are printed, against stand-in widgets."""
 
 from __future__ import annotations
 
@@ -9,15 +9,23 @@ from tests.browser.conftest import MakeStage
 from tests.conftest import CHAT_SECRET, FRESHDESK_SECRET, MESSAGING_SECRET, SUB, config
 from tests.support.jwtcheck import verify_hs256
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-README_GATEWAY = "https://bridge.example.com"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
+PAGE_GATEWAY = "https://bridge.example.com"
+SECTION = "## The widgets"
 
 
-def readme_snippets() -> list[str]:
-    """The ```js blocks of the README's "In your site: bridge.js" section, in order."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## In your site: bridge.js", 1)[1].split("\n## ", 1)[0]
+def page_snippets() -> list[str]:
+    """The ```js blocks of the page's "The widgets" section, in order."""
+    text = PAGE.read_text(encoding="utf-8")
+    assert SECTION in text, f"{PAGE.name} has no {SECTION!r} section"
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```js\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_every_js_block_of_the_page_is_run() -> None:
+    """No snippet escapes the run by sitting outside the section."""
+    text = PAGE.read_text(encoding="utf-8")
+    assert len(re.findall(r"```js\n", text)) == len(page_snippets())
 
 
 def example_targets() -> dict[str, object]:
@@ -31,8 +39,8 @@ def example_targets() -> dict[str, object]:
     }
 
 
-def test_the_readme_has_one_snippet_per_widget_api() -> None:
-    snippets = readme_snippets()
+def test_the_page_has_one_snippet_per_widget_api() -> None:
+    snippets = page_snippets()
     assert len(snippets) == 5
     for snippet, helper in zip(
         snippets,
@@ -40,13 +48,14 @@ def test_the_readme_has_one_snippet_per_widget_api() -> None:
         strict=True,
     ):
         assert f"bridge.{helper}(" in snippet
-    assert f'Bridge.connect({{ gateway: "{README_GATEWAY}" }})' in README.read_text()
+    assert f'Bridge.connect({{ gateway: "{PAGE_GATEWAY}" }})' in PAGE.read_text()
+    assert f'<script src="{PAGE_GATEWAY}/static/bridge.js"></script>' in PAGE.read_text()
 
 
-async def test_the_readme_snippets_work_as_printed(make_stage: MakeStage) -> None:
+async def test_the_page_snippets_work_as_printed(make_stage: MakeStage) -> None:
     stage = await make_stage(targets=example_targets(), default_target="zendesk-chat")
     page = await stage.open(stage.shop + "/")
-    snippets = [s.replace(README_GATEWAY, stage.gateway) for s in readme_snippets()]
+    snippets = [s.replace(PAGE_GATEWAY, stage.gateway) for s in page_snippets()]
     # each snippet runs in the page as a site would put it there, after Bridge.connect
     await page.evaluate(
         """async ([gateway, snippets]) => {
