@@ -7,7 +7,7 @@
 #   requirements.lock      the [project] dependencies only: `make run` and deploy/Dockerfile
 #   requirements-dev.lock  the same pins plus the `dev` extra: every other target
 # `make run` after `make test` (or the reverse) reuses the one .venv (dev tools, once there, stay);
-# pins shared by the two locks are identical (tests/test_lock.py checks that, and that both
+# pins shared by the two locks are identical (tests/ops/test_lock.py checks that, and that both
 # agree with pyproject.toml).
 #
 # To regenerate the locks after changing dependencies in pyproject.toml (pip-tools lives in a

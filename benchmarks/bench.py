@@ -21,7 +21,8 @@ one benchmark client). Scenarios:
 The bare app answers a JSON object of the same size as the gateway's answer. The script prints
 requests per second, p50 and p99 for each, the ratios to the bare app (median over rounds),
 and the gateway's resident memory while it serves ``--memory-requests`` requests from 100,000
-distinct users. It exits 1 when a target of issue 7 is missed. Traffic stays on 127.0.0.1.
+distinct users. It exits 1 when a target (docs/performance.md) is missed. Traffic stays on
+127.0.0.1.
 """
 
 from __future__ import annotations

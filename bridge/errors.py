@@ -34,7 +34,9 @@ come back later.
 Descriptions are fixed, human-readable strings: they never echo input, tokens or secrets.
 
 :class:`ConfigError` stands apart: it stops a start-up (or ``bridge check-config``) and is never
-an HTTP answer.
+an HTTP answer. Three private signals never leave the module that raises and catches them: a
+retryable vendor answer (``bridge.zendesk.client``), a failed key fetch
+(``bridge.login.keysets``) and a duplicate JSON key (``bridge.login.jws``).
 """
 
 from __future__ import annotations

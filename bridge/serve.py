@@ -76,7 +76,7 @@ def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
 
 #: young-generation threshold while serving (CPython's default is 700): a request allocates a
 #: few hundred objects, so the default collects every couple of requests, and the caches'
-#: tens of thousands of entries make the older collections long (the p99 of tests/benchmarks)
+#: tens of thousands of entries make the older collections long (the p99 of benchmarks/bench.py)
 GC_THRESHOLD = (100_000, 50, 100)
 
 

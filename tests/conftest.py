@@ -158,7 +158,7 @@ def log_stream() -> Iterator[io.StringIO]:
 
 @pytest.fixture
 def log_lines(log_stream: io.StringIO) -> Lines:
-    """Every line written so far, parsed; batched lines (bridge.records) are flushed first."""
+    """Every line written so far, parsed; batched lines (bridge.access) are flushed first."""
 
     def read() -> list[dict[str, Any]]:
         flush_all()

@@ -4,7 +4,7 @@ aiohttp-cors answers the preflight ``OPTIONS`` requests of the token routes (its
 ``Access-Control-Request-Method`` and ``-Headers`` is where the subtle part of the standard
 is). The headers of the actual answers are three fixed values per listed origin, added by the
 edge middleware from :class:`ActualCors`: aiohttp-cors would add them from a response signal
-that, measured with ``tests/benchmarks``, cost about a fifth of a token request (a coroutine
+that, measured with ``benchmarks/bench.py``, cost about a fifth of a token request (a coroutine
 and a resource, route and view-class check per answer). Both read the same settings.
 """
 

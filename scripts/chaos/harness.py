@@ -257,7 +257,7 @@ class Kind:
     weight: int
     make: Callable[[int], tuple[str, str, dict[str, str]]]  # n -> (method, path, headers)
     expected: frozenset[int]
-    #: 5xx answers that the contract documents for this kind (Zendesk trouble on lookups)
+    #: 5xx answers that docs/api.md documents for this kind (Zendesk trouble on lookups)
     documented_5xx: frozenset[int] = frozenset()
 
 

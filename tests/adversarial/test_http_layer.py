@@ -7,7 +7,7 @@ bad versions, TLS or HTTP/2 bytes on the plain port, oversized lines and header 
 that only look like a token route (encoded slashes, dot segments, NUL, overlong UTF-8), and
 methods that are not GET or POST.
 
-Requests aiohttp cannot parse never reach the application; ``bridge.protocol`` makes those
+Requests aiohttp cannot parse never reach the application; ``bridge.http.parse_errors`` makes those
 answers JSON without the quoted bytes aiohttp would send back (the ``Cookie`` line, with the
 token in it). Every answer here is a 4xx with its JSON code, never a 5xx, and never contains a
 token or any part of the request's cookie.

@@ -231,7 +231,7 @@ async def test_no_token_cookie_secret_or_staff_key_reaches_a_log_line_or_error_b
                app_answers=False)  # fmt: skip
     await call("GET", "/metrics")
 
-    flush_all()  # access lines are written in batches (bridge.records)
+    flush_all()  # access lines are written in batches (bridge.access)
     logged = log_stream.getvalue()
     # the valid token: five GETs, a POST, the application/jwt one; the email-less one: Messaging
     assert len(minted) == 8

@@ -299,7 +299,7 @@ async def test_failed_refresh_keeps_the_old_keys(
     for name, value in failure.items():
         setattr(key_server, name, value() if callable(value) else value)
     clock.advance(TTL)
-    with caplog.at_level(logging.WARNING, logger="bridge.keysets"):
+    with caplog.at_level(logging.WARNING, logger="bridge.login.keysets"):
         assert same_key(await keyset.keys_for("k0"), rsa_key(0))
         assert same_key(await keyset.keys_for("k1"), rsa_key(1))
     assert key_server.requests == 2

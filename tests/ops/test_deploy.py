@@ -32,7 +32,7 @@ import yaml
 
 from bridge.settings import parse_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
 K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
