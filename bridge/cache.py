@@ -61,9 +61,6 @@ class Cache(abc.ABC):
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
     @abc.abstractmethod
-    async def delete(self, key: str) -> None: ...
-
-    @abc.abstractmethod
     async def acquire(self, key: str, ttl: float) -> Lock | None: ...
 
     @abc.abstractmethod
@@ -110,9 +107,6 @@ class MemoryCache(Cache):
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
-    async def delete(self, key: str) -> None:
-        self._entries.pop(key, None)
-
     async def acquire(self, key: str, ttl: float) -> Lock | None:
         # one process: the caller's in-process single flight is the whole story
         return Lock(key, None)
@@ -138,10 +132,6 @@ class RedisCache(Cache):
         millis = max(1, int(ttl * 1000))
         client = self._redis.client
         await self._redis.run("set", lambda: client.set(key, value, px=millis))
-
-    async def delete(self, key: str) -> None:
-        client = self._redis.client
-        await self._redis.run("delete", lambda: client.delete(key))
 
     async def acquire(self, key: str, ttl: float) -> Lock | None:
         token = secrets.token_hex(16)

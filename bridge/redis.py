@@ -173,7 +173,7 @@ class SharedRedis:
         self, operation: str, call: Callable[[], Awaitable[T]]
     ) -> T | Literal[Failed.FAILED]:
         """``await call()``, or :data:`FAILED` when Redis is skipped or the call fails."""
-        if self._clock() < self._skip_until:
+        if not self.available:
             return FAILED
         try:
             async with asyncio.timeout(self._op_timeout):
