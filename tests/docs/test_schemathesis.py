@@ -127,6 +127,7 @@ async def test_every_answer_of_a_live_gateway_is_documented(tmp_path: Path) -> N
         async with live_gateway(tmp_path, config) as url:
             returncode, output, answers = await _run_schemathesis(tmp_path, url)
     summary = _failures_and_summary(output)
+    print(summary)  # shown with pytest -s: the run's own account of what it tried
     assert returncode == 0, summary
     tested = {(path, method) for method, path, _ in answers}
     assert sorted(documented_operations() - tested) == [], summary
