@@ -1,28 +1,36 @@
-"""Token-path benchmark: the gateway against a bare aiohttp app, as ratios from one run.
+"""Token-path benchmark: the gateway as a share of what aiohttp itself can serve, from one run.
 
-    python benchmarks/bench.py [--seconds 4] [--rounds 7] [--memory-requests 1000000]
-                                     [--noise]
+    python benchmarks/bench.py [--seconds 3] [--rounds 9] [--memory-requests 1000000]
+                               [--workers-seconds 4] [--skip-workers]
 
-Both servers run pinned to CPU 0 (``taskset``); ``wrk`` drives them from CPU 1, one at a time,
-alternating which goes first in each round. Each round's ratio compares two runs seconds apart,
-and the printed ratio is the median over rounds: on a shared machine the speed of one CPU
-drifts by a fifth or more within a minute, so many short paired rounds say more than a few
-long ones. ``--noise`` measures that floor: a second, identical bare app against the first,
-in the same paired rounds (their ratio would be 1.00 on a quiet machine).
+Three kinds of server run pinned to CPU 0 (``taskset``), on the same event loop (uvloop when
+installed):
 
-The gateway runs with its production defaults on (access log to a file, metrics, CORS with an
-``Origin`` on every request, Fetch Metadata, rate limits set high enough never to refuse the
-one benchmark client). Scenarios:
+* **the limit**: aiohttp's low-level ``web.Server`` (no router, no middleware) answering a
+  constant JSON body of the token answer's size (``limit_app.py``);
+* **the floor**: a bare ``web.Application`` answering the same body (``bare_app.py``), the
+  least any aiohttp application costs;
+* **the gateway**: ``bridge serve`` with its production defaults on (access lines to a file,
+  metrics, CORS with an ``Origin`` on every request, Fetch Metadata, rate limits set high
+  enough never to refuse the one benchmark client), every request fully authorised; and a
+  second gateway whose login system signs with RS256 and publishes its keys on a local key
+  server.
+
+``wrk`` drives them from CPU 1, one server at a time. Each round runs every scenario against
+the limit, the floor and the gateway back to back, in a rotating order, and each ratio is
+taken within its round; the printed ratio is the median over the rounds, with the quartiles
+and the range, because one CPU of a shared machine drifts by a fifth or more within a minute.
+Scenarios:
 
 * ``hot``: one user's login cookie on every request to ``/generate/token``;
 * ``users-10k``: 10,000 distinct users' cookies in rotation;
+* ``users-10k-rs256``: the same against the RS256 login system;
 * ``lookup-hit``: ``GET /v1/visitors/{id}`` with a staff key, answered from the cache.
 
-The bare app answers a JSON object of the same size as the gateway's answer. The script prints
-requests per second, p50 and p99 for each, the ratios to the bare app (median over rounds),
-and the gateway's resident memory while it serves ``--memory-requests`` requests from 100,000
-distinct users. It exits 1 when a target (docs/performance.md) is missed. Traffic stays on
-127.0.0.1.
+Then the gateway's resident memory while it serves ``--memory-requests`` requests from 100,000
+distinct users, and the throughput of ``bridge serve --workers 1`` and ``--workers 2`` with
+nothing pinned, with the load generator's own share of the machine. It exits 1 when a target
+(docs/performance.md) is missed. Traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -44,6 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -51,6 +62,8 @@ LOGIN_SECRET = "bench-login-secret-0123456789abcdef0123456789"
 STAFF_KEY = "bench-staff-key-0123456789abcdef"
 ORIGIN = "https://shop.example.com"
 VISITOR = "9855790.xjj3ukxyIhn6j3"
+ISSUER = "https://login.xsolla.com"
+KID = "bench-key"
 
 CONFIG = f"""
 server: {{host: 127.0.0.1, port: 0}}
@@ -75,10 +88,18 @@ rate_limits:
   per_subject: {{per_minute: 1000000, burst: 100000}}
   per_staff_key: {{per_minute: 1000000, burst: 100000}}
 """
+RS_UPSTREAM = """upstream:
+  algorithms: [RS256]
+  keys_url: http://127.0.0.1:KEYS_PORT/jwks.json
+"""
 
-TARGETS = {"hot": 0.7, "users-10k": 0.5, "lookup-hit": 0.5}
-P99_LIMIT = 2.0
-ROW = "{:<12} {:>12} {:>10} {:>6} {:>11} {:>16} {:>16} {:>9} {:>6}"
+#: (scenario, server) -> the least throughput as a share of the limit
+TARGETS = {"hot": 0.70, "users-10k": 0.56}
+#: the gateway's p99 at most this many times the limit's, for the scenarios with targets
+P99_LIMIT = 1.5
+#: resident memory may grow at most this much over the second half of the memory run
+MEMORY_GROWTH_MIB = 8
+ROW = "{:<16} {:>8} {:>8} {:>8} {:>6} {:>11} {:>11} {:>6} {:>17} {:>6} {:>6}"
 
 
 @dataclass
@@ -88,6 +109,9 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    #: CPU seconds wrk itself used (user + system)
+    cpu_s: float
+    wall_s: float
 
 
 def free_port() -> int:
@@ -112,11 +136,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) 
     raise SystemExit(f"{url} did not become ready")
 
 
-def start(cmd: list[str], cpu: int, log: Path) -> subprocess.Popen[bytes]:
+def start(cmd: list[str], cpu: int | None, log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     with log.open("wb") as out:
         return subprocess.Popen(
-            ["taskset", "-c", str(cpu), *cmd],
-            cwd=ROOT,
+            [*pin, *cmd],
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -130,7 +155,8 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def mint_tokens(path: Path, users: int) -> None:
+def mint_tokens(path: Path, users: int, key: rsa.RSAPrivateKey | None = None) -> None:
+    """``users`` login tokens, one a line: HS256 with the login secret, or RS256 with ``key``."""
     now = int(time.time())
     with path.open("w") as out:
         for i in range(users):
@@ -139,22 +165,35 @@ def mint_tokens(path: Path, users: int) -> None:
                 "email": f"user{i}@example.com",
                 "iat": now,
                 "exp": now + 3 * 3600,
-                "iss": "https://login.xsolla.com",
+                "iss": ISSUER,
             }
-            out.write(jwt.encode(claims, LOGIN_SECRET, algorithm="HS256") + "\n")
+            if key is None:
+                token = jwt.encode(claims, LOGIN_SECRET, algorithm="HS256")
+            else:
+                token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
+            out.write(token + "\n")
 
 
-def wrk(url: str, seconds: float, connections: int, env: dict[str, str]) -> Result:
+def wrk(
+    url: str,
+    seconds: float,
+    connections: int,
+    env: dict[str, str],
+    *,
+    cpu: int | None = 1,
+    threads: int = 1,
+) -> Result:
     script = str(HERE / "wrk_tokens.lua")
     duration = f"-d{max(1, round(seconds))}s"
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", duration, "-s", script]
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    command = [*pin, "wrk", f"-t{threads}", f"-c{connections}", duration, "-s", script, url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     out = subprocess.run(
-        [*command, url],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **env},
+        command, capture_output=True, text=True, check=True, env={**os.environ, **env}
     )
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")][-1]
     data = json.loads(line)
     errors = sum(data[k] for k in data if k.startswith("errors_"))
@@ -164,198 +203,274 @@ def wrk(url: str, seconds: float, connections: int, env: dict[str, str]) -> Resu
         p99_ms=data["p99_us"] / 1000,
         requests=data["requests"],
         errors=errors,
+        cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        wall_s=wall,
     )
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 4:
+        return min(values), max(values)
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def port(self) -> str:
+        return self.url.rsplit(":", 1)[1]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
+class Bench:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def serve(self, name: str, cmd: list[str], cpu: int | None, ready: str) -> Server:
+        """Start a server (``{port}`` in ``cmd``), once ``ready`` answers."""
+        port = free_port()
+        process = start(
+            [part.replace("{port}", str(port)) for part in cmd], cpu, self.work / f"{name}.log"
+        )
+        self.processes.append(process)
+        server = Server(f"http://127.0.0.1:{port}", process)
+        wait_ready(server.url + ready, process)
+        return server
+
+    def gateway(self, name: str, config: Path, *, cpu: int | None = 0, workers: int = 1) -> Server:
+        command = [sys.executable, "-m", "bridge", "serve", "--config", str(config)]
+        command += ["--port", "{port}", "--workers", str(workers)]
+        return self.serve(name, command, cpu, "/healthz")
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=4)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument(
-        "--noise", action="store_true", help="also pair a second bare app with the first"
-    )
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--memory-requests", type=int, default=1_000_000)
+    parser.add_argument("--workers-seconds", type=float, default=4)
+    parser.add_argument("--skip-workers", action="store_true")
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (Debian packages wrk and util-linux)")
 
     work = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
-    processes: list[subprocess.Popen[bytes]] = []
+    bench = Bench(work)
+    failed: list[str] = []
     try:
-        zendesk_port, gateway_port, bare_port = free_port(), free_port(), free_port()
+        # the login system's RS256 keys, on a key server of their own
+        rs_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        keys_dir = work / "keys"
+        keys_dir.mkdir()
+        jwk = RSAAlgorithm.to_jwk(rs_key.public_key(), as_dict=True)
+        jwks = {"keys": [{**jwk, "kid": KID, "alg": "RS256", "use": "sig"}]}
+        (keys_dir / "jwks.json").write_text(json.dumps(jwks))
+        keys = bench.serve(
+            "keys",
+            [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1",
+             "--directory", str(keys_dir)],
+            1,
+            "/jwks.json",
+        )  # fmt: skip
+
+        zendesk = bench.serve(
+            "zendesk",
+            [sys.executable, "-m", "bridge.zendesk.dev", "--port", "{port}"],
+            1,
+            f"/api/v2/chat/visitors/{VISITOR}",
+        )
         config = work / "bench.yaml"
-        config.write_text(CONFIG.replace("ZENDESK_PORT", str(zendesk_port)))
+        config.write_text(CONFIG.replace("ZENDESK_PORT", zendesk.port))
+        head, _, tail = config.read_text().partition("upstream:")
+        tail = tail.split("targets:", 1)[1]
+        rs_config = work / "bench-rs256.yaml"
+        rs_config.write_text(head + RS_UPSTREAM.replace("KEYS_PORT", keys.port) + "targets:" + tail)
+
         hot, users_10k, users_100k = work / "hot.txt", work / "10k.txt", work / "100k.txt"
+        rs_10k = work / "10k-rs256.txt"
         mint_tokens(hot, 1)
         mint_tokens(users_10k, 10_000)
         mint_tokens(users_100k, 100_000)
+        mint_tokens(rs_10k, 10_000, rs_key)
 
-        processes.append(
-            start(
-                [sys.executable, "-m", "bridge.zendesk.dev", "--port", str(zendesk_port)],
-                1,
-                work / "zendesk.log",
-            )
-        )
-        gateway = start(
-            [
-                sys.executable,
-                "-m",
-                "bridge",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(gateway_port),
-            ],
-            0,
-            work / "gateway.log",
-        )
-        processes.append(gateway)
-        gateway_url = f"http://127.0.0.1:{gateway_port}"
-        wait_ready(f"{gateway_url}/healthz", gateway)
-        wait_ready(f"http://127.0.0.1:{zendesk_port}/api/v2/chat/visitors/{VISITOR}", processes[0])
+        gateway = bench.gateway("gateway", config)
+        gateway_rs = bench.gateway("gateway-rs256", rs_config)
 
-        # the bare app answers as many bytes as the gateway does
+        # the limit and the floor answer as many bytes as the gateway's token answer
         request = urllib.request.Request(  # noqa: S310
-            f"{gateway_url}/generate/token",
+            f"{gateway.url}/generate/token",
             headers={"Cookie": "token=" + hot.read_text().strip(), "Origin": ORIGIN},
         )
         with urllib.request.urlopen(request) as response:  # noqa: S310
             size = len(response.read())
+        limit = bench.serve(
+            "limit", [sys.executable, str(HERE / "limit_app.py"), "{port}", str(size)], 0, "/"
+        )
+        floor = bench.serve(
+            "floor", [sys.executable, str(HERE / "bare_app.py"), "{port}", str(size)], 0, "/"
+        )
 
-        def start_bare(port: int, name: str) -> str:
-            bare = start(
-                [sys.executable, str(HERE / "bare_app.py"), str(port), str(size)],
-                0,
-                work / f"{name}.log",
-            )
-            processes.append(bare)
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(f"{url}/", bare)
-            return url
-
-        bare_url = start_bare(bare_port, "bare")
-        # --noise: the same bare app again, to show what the machine alone does to a ratio
-        twin_url = start_bare(free_port(), "twin") if args.noise else None
-
-        auth = {"BENCH_AUTH": f"Bearer {STAFF_KEY}", "BENCH_PATH": f"/v1/visitors/{VISITOR}"}
+        token_path = {"BENCH_PATH": "/generate/token", "BENCH_ORIGIN": ORIGIN}
         scenarios = {
-            "hot": {"BENCH_TOKENS": str(hot), "BENCH_ORIGIN": ORIGIN},
-            "users-10k": {"BENCH_TOKENS": str(users_10k), "BENCH_ORIGIN": ORIGIN},
-            "lookup-hit": auth,
+            "hot": (gateway.url, {**token_path, "BENCH_TOKENS": str(hot)}),
+            "users-10k": (gateway.url, {**token_path, "BENCH_TOKENS": str(users_10k)}),
+            "users-10k-rs256": (gateway_rs.url, {**token_path, "BENCH_TOKENS": str(rs_10k)}),
+            "lookup-hit": (
+                gateway.url,
+                {"BENCH_AUTH": f"Bearer {STAFF_KEY}", "BENCH_PATH": f"/v1/visitors/{VISITOR}"},
+            ),
         }
-        # the first pass over 10,000 users verifies each token in full: measure it on its
-        # own (a cold start), then warm up until every token has been seen twice, so that
-        # the rounds measure the steady state
-        cold = wrk(gateway_url, 2, args.connections, {**scenarios["users-10k"]})
-        for url in (gateway_url, bare_url, *([twin_url] if twin_url else [])):
-            for name, env in scenarios.items():
-                seen, needed = 0, 20_000 if name == "users-10k" else 1
+        # the first pass over 10,000 users verifies each token in full: measured on its own
+        # (a cold start); then every token is seen twice so that the rounds measure the
+        # steady state
+        colds = {
+            name: wrk(scenarios[name][0], 2, args.connections, scenarios[name][1])
+            for name in ("users-10k", "users-10k-rs256")
+        }
+        for name, (url, env) in scenarios.items():
+            for target in (url, limit.url, floor.url):
+                seen, needed = 0, 20_000 if name.startswith("users") else 1
                 while seen < needed:
-                    seen += wrk(url, 2, args.connections, env).requests
+                    seen += wrk(target, 2, args.connections, env).requests
 
-        pairs = {name: gateway_url for name in scenarios}
-        if twin_url is not None:
-            scenarios["noise"] = scenarios["hot"]
-            pairs["noise"] = twin_url
+        servers = ("limit", "floor", "gateway")
         results: dict[str, dict[str, list[Result]]] = {
-            s: {"gateway": [], "bare": []} for s in scenarios
+            name: {s: [] for s in servers} for name in scenarios
         }
         for round_no in range(args.rounds):
-            for name, env in scenarios.items():
-                order = [("gateway", pairs[name]), ("bare", bare_url)]
-                if round_no % 2:
-                    order.reverse()
-                for who, url in order:
-                    path_env = {"BENCH_PATH": "/generate/token", **env}
-                    results[name][who].append(wrk(url, args.seconds, args.connections, path_env))
+            for name, (url, env) in scenarios.items():
+                urls = {"limit": limit.url, "floor": floor.url, "gateway": url}
+                order = servers[round_no % 3 :] + servers[: round_no % 3]
+                for who in order:
+                    results[name][who].append(wrk(urls[who], args.seconds, args.connections, env))
 
         print(
-            f"\nbridge token-path benchmark: {os.cpu_count()} CPUs, servers on CPU 0, "
-            f"wrk on CPU 1, {args.connections} connections, {args.rounds} rounds of "
-            f"{args.seconds:g}s per server and scenario\n"
+            f"\nbridge token-path benchmark: {os.cpu_count()} CPUs, servers on CPU 0, wrk on "
+            f"CPU 1, {args.connections} connections, {args.rounds} rounds of {args.seconds:g}s "
+            "per server and scenario; ratios are to the limit (aiohttp's low-level server), "
+            "median over the rounds\n"
         )
-        header = (
-            "scenario",
-            "gateway rps",
-            "bare rps",
-            "ratio",
-            "round range",
-            "p50 gw/bare ms",
-            "p99 gw/bare ms",
-            "p99 ratio",
-            "errors",
-        )
-        print(ROW.format(*header))
-        failed = []
-        summary: dict[str, dict[str, float]] = {}
+        print(
+            ROW.format(
+                "scenario", "limit", "floor", "gateway", "floor", "gateway", "quartiles",
+                "range", "p99 ms lim/gw", "p99", "errors",
+            )
+        )  # fmt: skip
+        print(ROW.format("", "rps", "rps", "rps", "ratio", "ratio", "", "", "", "ratio", ""))
+        summary: dict[str, dict[str, object]] = {}
+        med = statistics.median
         for name in scenarios:
-            gw, ba = results[name]["gateway"], results[name]["bare"]
-            ratios = [g.rps / b.rps for g, b in zip(gw, ba, strict=True)]
-            ratio = statistics.median(ratios)
-            p99_ratio = statistics.median(g.p99_ms / b.p99_ms for g, b in zip(gw, ba, strict=True))
-            errors = sum(r.errors for r in gw + ba)
-            med = statistics.median
+            lim, flo, gw = (results[name][s] for s in servers)
+            ratios = [g.rps / m.rps for g, m in zip(gw, lim, strict=True)]
+            floors = [f.rps / m.rps for f, m in zip(flo, lim, strict=True)]
+            p99s = [g.p99_ms / m.p99_ms for g, m in zip(gw, lim, strict=True)]
+            low, high = quartiles(ratios)
+            errors = sum(r.errors for r in lim + flo + gw)
+            ratio, p99_ratio = med(ratios), med(p99s)
             print(
                 ROW.format(
                     name,
+                    f"{med(r.rps for r in lim):.0f}",
+                    f"{med(r.rps for r in flo):.0f}",
                     f"{med(r.rps for r in gw):.0f}",
-                    f"{med(r.rps for r in ba):.0f}",
+                    f"{med(floors):.2f}",
                     f"{ratio:.2f}",
+                    f"{low:.2f}-{high:.2f}",
                     f"{min(ratios):.2f}-{max(ratios):.2f}",
-                    f"{med(r.p50_ms for r in gw):.2f}/{med(r.p50_ms for r in ba):.2f}",
-                    f"{med(r.p99_ms for r in gw):.2f}/{med(r.p99_ms for r in ba):.2f}",
+                    f"{med(r.p99_ms for r in lim):.2f}/{med(r.p99_ms for r in gw):.2f}",
                     f"{p99_ratio:.2f}",
                     errors,
                 )
             )
-            summary[name] = {"ratio": ratio, "p99_ratio": p99_ratio, "errors": errors}
-            if name not in TARGETS:  # the noise row: a second bare app, no target
-                continue
-            if ratio < TARGETS[name]:
-                failed.append(f"{name}: throughput ratio {ratio:.2f} < {TARGETS[name]}")
-            if name != "lookup-hit" and p99_ratio > P99_LIMIT:
-                failed.append(f"{name}: p99 ratio {p99_ratio:.2f} > {P99_LIMIT}")
+            summary[name] = {
+                "ratio": ratio, "floor_ratio": med(floors), "p99_ratio": p99_ratio,
+                "quartiles": [low, high], "errors": errors,
+            }  # fmt: skip
+            if name in TARGETS:
+                if ratio < TARGETS[name]:
+                    failed.append(f"{name}: throughput ratio {ratio:.2f} < {TARGETS[name]}")
+                if p99_ratio > P99_LIMIT:
+                    failed.append(f"{name}: p99 ratio {p99_ratio:.2f} > {P99_LIMIT}")
             if errors:
                 failed.append(f"{name}: {errors} errors")
-        if twin_url is not None:
-            print("(noise: the gateway column is a second bare app, identical to the first)")
 
-        print(
-            f"\ncold start, 10,000 users each verified for the first time: "
-            f"{cold.rps:.0f} requests/s for the first {cold.requests:,} requests"
-        )
+        print()
+        for name, cold in colds.items():
+            print(
+                f"cold start, {name}, each user verified for the first time: {cold.rps:.0f} "
+                f"requests/s for the first {cold.requests:,} requests"
+            )
 
         # memory: 100,000 distinct users until --memory-requests requests were served
-        env = {"BENCH_TOKENS": str(users_100k), "BENCH_ORIGIN": ORIGIN}
-        served, samples = 0, [(0, rss_kib(gateway.pid))]
+        pid = gateway.process.pid
+        env = {**token_path, "BENCH_TOKENS": str(users_100k)}
+        served, samples = 0, [(0, rss_kib(pid))]
         chunk = max(1.0, min(20.0, args.memory_requests / 200_000))
         while served < args.memory_requests:
-            served += wrk(gateway_url, chunk, args.connections, env).requests
-            samples.append((served, rss_kib(gateway.pid)))
+            served += wrk(gateway.url, chunk, args.connections, env).requests
+            samples.append((served, rss_kib(pid)))
         print("\nresident memory of the gateway, 100,000 distinct users (requests: RSS MiB):")
-        print("  " + ", ".join(f"{n:,}: {kib / 1024:.1f}" for n, kib in samples))
+        shown = samples if len(samples) <= 8 else samples[:: max(1, len(samples) // 8)]
+        print("  " + ", ".join(f"{n:,}: {kib / 1024:.1f}" for n, kib in [*shown, samples[-1]]))
         half = [kib for n, kib in samples if n >= served / 2]
         growth = (half[-1] - half[0]) / 1024
         print(f"  growth over the second half: {growth:+.1f} MiB")
-        if growth > 8:
+        if growth > MEMORY_GROWTH_MIB:
             failed.append(f"memory grew {growth:.1f} MiB in the second half")
 
+        scaling: dict[str, float] = {}
+        if not args.skip_workers:
+            for server in (gateway, gateway_rs, limit, floor):
+                server.stop()
+            print(
+                "\nworkers, nothing pinned, users-10k; wrk (2 threads) shares the 2 CPUs "
+                "with the gateway:"
+            )
+            for workers in (1, 2):
+                served_by = bench.gateway(f"workers-{workers}", config, cpu=None, workers=workers)
+                url = served_by.url
+                env = {**token_path, "BENCH_TOKENS": str(users_10k)}
+                wrk(url, 2, args.connections, env, cpu=None, threads=2)  # warm every worker
+                runs = [
+                    wrk(url, args.workers_seconds, args.connections, env, cpu=None, threads=2)
+                    for _ in range(3)
+                ]
+                rps = med(r.rps for r in runs)
+                share = sum(r.cpu_s for r in runs) / sum(r.wall_s for r in runs) / 2
+                scaling[f"workers-{workers}"] = rps
+                print(
+                    f"  --workers {workers}: {rps:.0f} requests/s (median of 3 runs of "
+                    f"{args.workers_seconds:g}s); wrk used {share:.0%} of the machine"
+                )
+                served_by.stop()
+            print(f"  2 workers / 1 worker: {scaling['workers-2'] / scaling['workers-1']:.2f}")
+
         print("\ntargets: " + ("all met" if not failed else "MISSED: " + "; ".join(failed)))
-        print(json.dumps({"summary": summary, "rss_kib": samples}))
+        print(json.dumps({"summary": summary, "rss_kib": samples, "workers": scaling}))
         return 1 if failed else 0
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        bench.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
