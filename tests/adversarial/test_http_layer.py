@@ -240,7 +240,8 @@ async def test_malformed_http_is_a_coded_4xx_without_echo(client: AppClient, cas
     ids=["content-length", "chunked"],
 )
 async def test_a_body_within_the_limit_is_no_413(client: AppClient, body: str) -> None:
-    raw = f"POST /generate/token HTTP/1.1\r\nHost: bridge.test\r\n{COOKIE}Content-Type: text/plain\r\n{body}"
+    head = f"POST /generate/token HTTP/1.1\r\nHost: bridge.test\r\n{COOKIE}"
+    raw = f"{head}Content-Type: text/plain\r\n{body}"
     status, _, answer = await exchange(client, raw.encode())
     assert status == 200
     assert "token" in json.loads(answer)

@@ -425,7 +425,9 @@ def test_forwarding_headers_from_an_untrusted_peer_are_a_warning_once(
     [record] = caplog.records
     message = record.getMessage()
     assert record.levelno == logging.WARNING
-    assert "192.0.2.8" in message and named in message and "trusted_proxies" in message
+    assert "192.0.2.8" in message
+    assert named in message
+    assert "trusted_proxies" in message
     assert "203.0.113.1" not in message  # what the header says is not logged
 
 
