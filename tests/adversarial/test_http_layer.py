@@ -259,3 +259,19 @@ async def test_a_well_formed_raw_request_gets_its_token(client: AppClient) -> No
     status, _, body = await exchange(client, get("/generate/token").replace("{C}", COOKIE).encode())
     assert status == 200
     assert "token" in json.loads(body)
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9", ""])
+async def test_a_refused_http_version_closes_the_connection(
+    client: AppClient, version: str
+) -> None:
+    assert client.server.host is not None
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(f"GET /healthz {version}".rstrip().encode() + b"\r\nHost: b\r\n\r\n")
+        async with asyncio.timeout(10):
+            answer = await reader.read()  # to the end: the server closes the connection
+    finally:
+        writer.close()
+    assert answer.split(b"\r\n", 1)[0].split()[1] in {b"400", b"505"}
+    assert answer.endswith(b"}")  # one answer, then the end of the stream
