@@ -28,7 +28,7 @@ DEV := $(VENV)/.installed-dev
 PIPCOMPILE ?= pip-compile
 LOCK_FLAGS ?=
 
-.PHONY: run test lint typecheck pytest redis-server chromium screenshots clean audit chaos lock
+.PHONY: run test lint typecheck pytest redis-server chromium kubectl screenshots clean audit chaos lock
 
 $(READY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ chromium:
 	  echo "chromium missing: installing Debian's package (needs root)"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# tests/ops/test_deploy.py renders the Kubernetes kustomizations with `kubectl kustomize`.
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { \
+	  echo "kubectl missing: installing Debian's kubernetes-client (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; }
+
 # Remake the README's screenshots of the demo and staff pages.
 screenshots: $(DEV) chromium
 	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
@@ -87,7 +93,7 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV) redis-server chromium
+pytest: $(DEV) redis-server chromium kubectl
 	$(BIN)/pytest
 
 test: lint typecheck pytest

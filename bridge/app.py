@@ -229,7 +229,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 
     server = settings.server
     app = web.Application(
-        middlewares=[edge_middleware(records, draining=draining, cors=cors)],
+        middlewares=[
+            edge_middleware(
+                records, draining=draining, cors=cors, max_body_bytes=server.max_body_bytes
+            )
+        ],
         client_max_size=server.max_body_bytes,
         # a login token up to max_token_bytes must reach our own check (a JSON 401); aiohttp's
         # default 8190-byte header limit would answer a plain 400 that quotes the header

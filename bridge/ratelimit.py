@@ -25,15 +25,21 @@ Where the state lives:
   one per request.
 
 Client addresses are the TCP peer, unless the peer is one of ``trusted_proxies``: then
-``X-Forwarded-For`` is read from right to left and the first hop that is not a trusted proxy
-is the client (hops to its left are the client's own words). IPv6 clients are counted per
-``ipv6_prefix`` network, since one subscriber holds a whole /64.
+``X-Forwarded-For`` and RFC 7239 ``Forwarded`` (its ``for=`` nodes, :mod:`bridge.forwarded`)
+are read from right to left and the first hop that is not a trusted proxy is the client (hops
+to its left are the client's own words). When a request carries both and they name different
+clients, one of them was written by the client, and which one cannot be told: it is counted by
+the trusted peer. IPv6 clients are counted per ``ipv6_prefix`` network, since one subscriber
+holds a whole /64. Forwarding headers from a peer that is not trusted are ignored, and the
+first such request logs a warning (once), since it usually means a proxy is missing from
+``trusted_proxies`` and every client behind it shares one count.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,13 +47,16 @@ from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 
 from bridge.errors import RateLimited
+from bridge.forwarded import forwarded_for as parse_forwarded
 from bridge.metrics import Metrics
 from bridge.redis import FAILED, KEY_VERSION, SharedRedis, hash_id
 from bridge.settings.storage import RateLimitSettings, RateSettings
 
 #: the limits by name, as used in counters, log lines and error reasons
 ADDRESS, SUBJECT, STAFF = "address", "subject", "staff"
-#: at most this many ``X-Forwarded-For`` hops are walked (all trusted: the last one is used)
+log = logging.getLogger("bridge.ratelimit")
+
+#: at most this many forwarded hops are walked (all trusted: the last one is used)
 MAX_FORWARDED_HOPS = 32
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -226,11 +235,13 @@ def _parse_ip(text: str) -> IPAddress | None:
 
 
 class ClientAddresses:
-    """Turns the TCP peer and ``X-Forwarded-For`` into the address a client is counted by."""
+    """Turns the TCP peer, ``X-Forwarded-For`` and ``Forwarded`` into the address a client is
+    counted by."""
 
     def __init__(self, trusted_proxies: Sequence[IPNetwork] = (), *, ipv6_prefix: int = 64) -> None:
         self._trusted = tuple(trusted_proxies)
         self._ipv6_prefix = ipv6_prefix
+        self._warned = False
         # parsing is most of the cost, and the same few proxies and clients come back: remember
         # (bounded) what each address text means
         self._hop = functools.lru_cache(maxsize=4096)(self._classify)
@@ -245,23 +256,59 @@ class ClientAddresses:
             return str(address), trusted
         return str(ipaddress.IPv6Network((address, self._ipv6_prefix), strict=False)), trusted
 
-    def resolve(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
+    def resolve(
+        self, peer: str | None, forwarded_for: Sequence[str] = (), forwarded: Sequence[str] = ()
+    ) -> str:
+        """The client of a request from ``peer`` with these ``X-Forwarded-For`` and
+        ``Forwarded`` header lines."""
         if not self._trusted and peer and ":" not in peer:
+            if (forwarded_for or forwarded) and not self._warned:
+                self._warn(peer, forwarded_for, forwarded)
             return peer  # the common case, an IPv4 peer and no proxies: no parsing at all
         client, trusted = self._hop(peer) if peer else (None, False)
         if client is None:
             return "unknown"  # a unix socket: every client shares one count
-        if not forwarded_for or not trusted:
+        if not trusted:
+            if (forwarded_for or forwarded) and not self._warned:
+                self._warn(client, forwarded_for, forwarded)
             return client
-        hops = [hop for header in forwarded_for for hop in header.split(",")]
+        by_xff = by_forwarded = None
+        if forwarded_for:
+            by_xff = self._walk(client, [hop for line in forwarded_for for hop in line.split(",")])
+        if forwarded:
+            hops = parse_forwarded(forwarded)
+            by_forwarded = client if hops is None else self._walk(client, hops)
+        if by_forwarded is None:
+            return by_xff or client
+        if by_xff is None or by_xff == by_forwarded:
+            return by_forwarded
+        return client  # two headers, two answers: one is the client's own; count by the proxy
+
+    def _walk(self, client: str, hops: Sequence[str | None]) -> str:
+        """From the right: the first hop that is not a trusted proxy (``client`` is the peer)."""
         for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
-            found, trusted = self._hop(hop.strip())
+            found, trusted = self._hop(hop.strip()) if hop else (None, False)
             if found is None:
                 break  # garbage: count by the last proxy that we trust
             client = found
             if not trusted:
                 break
         return client
+
+    def _warn(self, peer: str, forwarded_for: Sequence[str], forwarded: Sequence[str]) -> None:
+        self._warned = True
+        headers = " and ".join(
+            name
+            for name, present in (("X-Forwarded-For", forwarded_for), ("Forwarded", forwarded))
+            if present
+        )
+        log.warning(
+            "a request from %s carries %s, but %s is not in rate_limits.trusted_proxies: the "
+            "header is ignored and the request is counted by %s. If that is your proxy or load "
+            "balancer, every client behind it shares one address limit: add its network to "
+            "trusted_proxies (this is logged once)",
+            peer, headers, peer, peer,
+        )  # fmt: skip
 
 
 class RateLimits:
@@ -282,8 +329,10 @@ class RateLimits:
         self.addresses = addresses or ClientAddresses()
         self._metrics = metrics
 
-    def client_address(self, peer: str | None, forwarded_for: Sequence[str] = ()) -> str:
-        return self.addresses.resolve(peer, forwarded_for)
+    def client_address(
+        self, peer: str | None, forwarded_for: Sequence[str] = (), forwarded: Sequence[str] = ()
+    ) -> str:
+        return self.addresses.resolve(peer, forwarded_for, forwarded)
 
     async def check(self, *checks: tuple[str, str]) -> None:
         """Count the request against each ``(limit, client id)`` whose limit is configured,

@@ -5,6 +5,12 @@ becomes its status with ``{"code", "description"}``; aiohttp's own HTTP errors (
 unknown route, 405, 413, ...) get the same JSON shape; anything else is logged (without the
 request's cookies or headers) and answered as a bare 500, which tests treat as a bug.
 
+It also holds the HTTP/1 line aiohttp leaves to the application: a request line whose version
+is not HTTP/1.0 or HTTP/1.1 (``HTTP/2.0`` on the plain port, ``HTTP/0.9`` or no version at all,
+which aiohttp's parser accepts) is 505 or 400 and never reaches a handler, and a body over
+``server.max_body_bytes`` is 413 on every route, whether or not its handler would read it: a
+``Content-Length`` over the limit is refused unread, a chunked body is read up to the limit.
+
 It is also where every answer gets its standard headers and a listed origin's CORS headers,
 where a draining instance (see :mod:`bridge.serve`) closes keep-alive connections, and where
 each request is recorded for its access line and metrics (:mod:`bridge.access`). All of that is
@@ -18,7 +24,7 @@ import asyncio
 import logging
 import time
 
-from aiohttp import hdrs, web
+from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for, route_of
@@ -40,7 +46,9 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
     431: "headers_too_large",
+    505: "http_version_not_supported",
 }
+_HTTP_1 = (HttpVersion10, HttpVersion11)
 
 
 def error_response(status: int, code: str, description: str) -> web.Response:
@@ -67,21 +75,46 @@ def _answer_for(request: web.Request, exc: Exception) -> web.Response:
     return error_response(500, "internal_error", "Internal error")
 
 
+async def _check_framing(request: web.Request, max_body_bytes: int | None) -> None:
+    """Refuse what HTTP/1 does not allow here before any handler runs.
+
+    * a request line without a version or with ``HTTP/0.9``: 400 (HTTP/0.9 has no headers, so
+      such a request is malformed either way); another major version (``HTTP/2.0``): 505;
+    * a ``Content-Length`` over ``max_body_bytes``: 413 without reading the body; a chunked body
+      is read (and kept for the handler) up to the limit, and is 413 beyond it.
+    """
+    version = request.version
+    if version not in _HTTP_1:
+        if version.major >= 2:
+            raise web.HTTPVersionNotSupported()
+        raise web.HTTPBadRequest()
+    if max_body_bytes is None or not request.body_exists:
+        return
+    length = request.content_length
+    if length is None:
+        await request.read()  # aiohttp stops at client_max_size (= max_body_bytes) with a 413
+    elif length > max_body_bytes:
+        raise web.HTTPRequestEntityTooLarge(max_size=max_body_bytes, actual_size=length)
+
+
 def edge_middleware(
     records: AccessRecords | None,
     *,
     draining: asyncio.Event | None = None,
     cors: ActualCors | None = None,
+    max_body_bytes: int | None = None,
 ) -> Middleware:
     """The outermost (and only) middleware. Per request:
 
+    * HTTP/1.0 and HTTP/1.1 only, and no body over ``max_body_bytes`` (see :func:`_check_framing`);
     * the request id: the caller's ``X-Request-ID`` when safe, else a fresh one; echoed;
     * errors become ``{"code", "description"}`` answers;
     * ``nosniff`` and ``no-store`` unless a handler chose; ``Vary: Origin``, because whether
       CORS headers are present depends on ``Origin``, so a shared cache must never hand one
       origin's answer to another;
     * a listed origin's CORS headers on the CORS routes (:mod:`bridge.cors`);
-    * ``Connection: close`` while draining, so clients leave their keep-alive connections;
+    * ``Connection: close`` while draining, so clients leave their keep-alive connections (and
+      after a refused HTTP version);
     * a record of the request, for its metrics and its access line.
     """
     perf_counter = time.perf_counter
@@ -98,6 +131,7 @@ def edge_middleware(
         status = 499  # unless an answer is made: the client went away (the task was cancelled)
         try:
             try:
+                await _check_framing(request, max_body_bytes)
                 response = await handler(request)
             except web.HTTPException as exc:
                 if exc.status < 400:  # a redirect: aiohttp sends it as it is
@@ -119,7 +153,7 @@ def edge_middleware(
                 headers[hdrs.VARY] = f"{vary}, Origin"
             if cors is not None:
                 cors.add_headers(request, headers)
-            if drain.is_set():
+            if drain.is_set() or request.version not in _HTTP_1:
                 response.force_close()  # before prepare: aiohttp then says Connection: close
             return response
         finally:

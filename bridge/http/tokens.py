@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 from aiohttp import hdrs, web
-from aiohttp.hdrs import X_FORWARDED_FOR
+from aiohttp.hdrs import FORWARDED, X_FORWARDED_FOR
 
 from bridge.errors import TargetNotFound, TokenError
 from bridge.http.fetchmeta import check_fetch_metadata
@@ -96,7 +96,9 @@ class TokenHandlers:
             headers = request.headers
             check_fetch_metadata(headers, self._origins)
             limits = self._limits
-            address = limits.client_address(request.remote, headers.getall(X_FORWARDED_FOR, ()))
+            address = limits.client_address(
+                request.remote, headers.getall(X_FORWARDED_FOR, ()), headers.getall(FORWARDED, ())
+            )
             try:
                 token = read_cookie(headers.getall(hdrs.COOKIE, ()), self._cookie)
                 identity = await self._verifier.verify(token)

@@ -7,8 +7,9 @@ itself. The limit here is two requests at once; whatever the variation, the thir
 the same client (or the same stolen login) is a 429 ``rate_limited`` with ``Retry-After``.
 
 Behind a trusted proxy (``127.0.0.1`` here, the test client's address), the proxy appends the
-real client (``REAL``) to whatever ``X-Forwarded-For`` the client sent, as proxies do; only
-hops to the right of the first untrusted one are believed.
+real client (``REAL``) to whatever ``X-Forwarded-For`` or ``Forwarded`` the client sent, as
+proxies do; only hops to the right of the first untrusted one are believed, and a client's own
+header beside the proxy's is no way out either.
 """
 
 from __future__ import annotations
@@ -50,8 +51,31 @@ CASES = [
     ),
     ForwardingCase(
         "fwd-forwarded-header-rotating",
-        lambda i: [("Forwarded", f"for=198.51.100.{i}")],
+        lambda i: [("Forwarded", f"for=198.51.100.{i}, for={REAL}")],
         behind_proxy=True,
+    ),
+    ForwardingCase(
+        "fwd-forwarded-header-added-line",
+        lambda i: [("Forwarded", f"for=198.51.100.{i}"), ("Forwarded", f"for={REAL};proto=https")],
+        behind_proxy=True,
+    ),
+    ForwardingCase(
+        "fwd-forwarded-unclosed-quote-swallows-the-proxy-hop",
+        lambda i: [("Forwarded", f'for="198.51.100.{i}, for={REAL}')],
+        behind_proxy=True,
+    ),
+    ForwardingCase(
+        "fwd-forwarded-beside-the-proxys-xff",  # the proxy writes X-Forwarded-For only
+        lambda i: [("Forwarded", f"for=198.51.100.{i}"), *proxied(None)],
+        behind_proxy=True,
+    ),
+    ForwardingCase(
+        "fwd-xff-beside-the-proxys-forwarded",  # the proxy writes Forwarded only
+        lambda i: [("X-Forwarded-For", f"198.51.100.{i}"), ("Forwarded", f"for={REAL}")],
+        behind_proxy=True,
+    ),
+    ForwardingCase(
+        "fwd-forwarded-rotating-untrusted-peer", lambda i: [("Forwarded", f"for=198.51.100.{i}")]
     ),
     ForwardingCase(
         "fwd-true-client-ip-rotating",
@@ -118,3 +142,28 @@ async def test_forwarding_trick_does_not_dodge_the_limit(
             assert (await response.json())["code"] == "rate_limited"
             assert int(response.headers["Retry-After"]) >= 1
     assert statuses == [200, 200, 429, 429]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        lambda client: [("X-Forwarded-For", f"198.51.100.77, {client}")],
+        lambda client: [("Forwarded", f'for=198.51.100.77, for="{client}:4711";proto=https')],
+    ],
+    ids=["x-forwarded-for", "forwarded"],
+)
+async def test_each_client_behind_a_trusted_proxy_has_its_own_count(
+    make_client: ClientFactory, header: Callable[[str], Headers]
+) -> None:
+    """The other half: the proxy's hop is believed, so two clients do not share one limit."""
+    limits = {"per_address": {"per_minute": 1, "burst": 2}, "per_subject": None,
+              "trusted_proxies": ["127.0.0.1/32"]}  # fmt: skip
+    client: AppClient = await make_client(parse_settings(config(rate_limits=limits), environ={}))
+    statuses = {}
+    for who in ("203.0.113.5", "203.0.113.6"):
+        found = []
+        for _ in range(3):
+            headers = [("Cookie", f"token={login_token()}"), *header(who)]
+            found.append((await client.get("/generate/token", headers=headers)).status)
+        statuses[who] = found
+    assert statuses == {"203.0.113.5": [200, 200, 429], "203.0.113.6": [200, 200, 429]}

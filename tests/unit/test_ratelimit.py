@@ -365,3 +365,73 @@ async def test_shared_limits_count_in_redis(redis_gcra: RedisGcra) -> None:
     await limits.check((ADDRESS, "a"), (SUBJECT, "u"))  # the subject limit is not configured
     with pytest.raises(RateLimited):
         await limits.check((ADDRESS, "a"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        # RFC 7239 Forwarded, read as X-Forwarded-For is
+        ("10.0.0.2", ["for=203.0.113.1"], "203.0.113.1"),
+        ("10.0.0.2", ["for=1.1.1.1, for=203.0.113.1, for=10.0.0.9"], "203.0.113.1"),
+        ("10.0.0.2", ["for=1.1.1.1", "for=203.0.113.1;proto=https"], "203.0.113.1"),
+        ("10.0.0.2", ['for="203.0.113.1:4711"'], "203.0.113.1"),
+        ("10.0.0.2", ['for="[2001:db8::1]:443"'], "2001:db8::/64"),
+        ("10.0.0.2", ['for="[fd00::1]", for=10.0.0.3'], "fd00::/64"),
+        # an undisclosed, obfuscated or missing hop: counted by the last proxy we trust
+        ("10.0.0.2", ["for=203.0.113.1, for=unknown"], "10.0.0.2"),
+        ("10.0.0.2", ["for=203.0.113.1, for=_hidden, for=10.0.0.5"], "10.0.0.5"),
+        ("10.0.0.2", ["for=203.0.113.1, proto=https"], "10.0.0.2"),
+        # a header that breaks the grammar: nothing in it is believed
+        ("10.0.0.2", ['for=203.0.113.1, for="198.51.100.9'], "10.0.0.2"),
+        # not a trusted proxy: ignored
+        ("198.51.100.7", ["for=203.0.113.1"], "198.51.100.7"),
+    ],
+)
+def test_client_address_from_forwarded(peer: str, forwarded: list[str], expected: str) -> None:
+    assert ClientAddresses(PROXIES).resolve(peer, (), forwarded) == expected
+
+
+def test_both_headers_naming_one_client_agree() -> None:
+    addresses = ClientAddresses(PROXIES)
+    assert addresses.resolve("10.0.0.2", ["203.0.113.1"], ["for=203.0.113.1"]) == "203.0.113.1"
+
+
+def test_both_headers_naming_different_clients_count_by_the_proxy() -> None:
+    """A proxy writes one of the two and passes the other on: that one is the client's own."""
+    addresses = ClientAddresses(PROXIES)
+    assert addresses.resolve("10.0.0.2", ["203.0.113.1"], ["for=198.51.100.9"]) == "10.0.0.2"
+
+
+@pytest.mark.parametrize("trusted", [[], PROXIES], ids=["no-proxies", "other-proxies"])
+@pytest.mark.parametrize(
+    ("xff", "forwarded", "named"),
+    [(["203.0.113.1"], [], "X-Forwarded-For"), ([], ["for=203.0.113.1"], "Forwarded")],
+    ids=["xff", "forwarded"],
+)
+def test_forwarding_headers_from_an_untrusted_peer_are_a_warning_once(
+    caplog: pytest.LogCaptureFixture,
+    trusted: list[ipaddress.IPv4Network],
+    xff: list[str],
+    forwarded: list[str],
+    named: str,
+) -> None:
+    addresses = ClientAddresses(trusted)
+    with caplog.at_level(logging.WARNING, logger="bridge.ratelimit"):
+        assert addresses.resolve("192.0.2.8") == "192.0.2.8"
+        assert caplog.records == []  # no forwarding header: nothing to say
+        for _ in range(3):
+            assert addresses.resolve("192.0.2.8", xff, forwarded) == "192.0.2.8"
+            assert addresses.resolve("192.0.2.9", xff, forwarded) == "192.0.2.9"
+    [record] = caplog.records
+    message = record.getMessage()
+    assert record.levelno == logging.WARNING
+    assert "192.0.2.8" in message
+    assert named in message
+    assert "trusted_proxies" in message
+    assert "203.0.113.1" not in message  # what the header says is not logged
+
+
+def test_a_trusted_proxy_is_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bridge.ratelimit"):
+        ClientAddresses(PROXIES).resolve("10.0.0.2", ["203.0.113.1"], ["for=203.0.113.1"])
+    assert caplog.records == []
