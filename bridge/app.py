@@ -15,6 +15,7 @@ application's state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -108,6 +109,12 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
     return routes
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def login_systems(settings: Settings, session: aiohttp.ClientSession) -> LoginSystems:
     """One verifier per login system (with its key set), as one."""
     verifiers = []
@@ -151,6 +158,8 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
             limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
 
             verifier = login_systems(settings, session)
+            warm_up = asyncio.create_task(verifier.warm_up())  # keys before the first request
+            stack.push_async_callback(_cancel, warm_up)
 
             ttl, negative_ttl = settings.cache.visitor_ttl, settings.cache.negative_ttl
             visitors = login_users = None

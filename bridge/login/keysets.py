@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bridge.errors import KeysUnavailable
 
-__all__ = ["FAMILY_ALGORITHMS", "KeySet", "PublicKey"]
+__all__ = ["FAMILY_ALGORITHMS", "KeySet", "PublicKey", "discovered_jwks_uri"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,25 @@ def _b64url_uint(value: object) -> int:
     except (binascii.Error, ValueError):
         raise ValueError("not a base64url integer") from None
     return int.from_bytes(raw, "big")
+
+
+def discovered_jwks_uri(document: Any, *, issuer: str, url: str) -> str:
+    """The ``jwks_uri`` of the discovery ``document`` fetched from ``url``; ``ValueError``
+    (with a short reason) when the document does not name ``issuer`` exactly or gives no
+    usable ``jwks_uri``."""
+    if not isinstance(document, dict):
+        raise ValueError("the discovery document is not a JSON object")
+    if document.get("issuer") != issuer:
+        raise ValueError("the discovery document names another issuer")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str):
+        raise ValueError("the discovery document has no jwks_uri")
+    parts = urlsplit(jwks_uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("the discovery document's jwks_uri is not an http(s) URL")
+    if parts.scheme == "http" and urlsplit(url).scheme == "https":
+        raise ValueError("the discovery document's jwks_uri steps down to http")
+    return jwks_uri
 
 
 class KeySet:
@@ -138,6 +157,11 @@ class KeySet:
     def fresh(self) -> bool:
         """Loaded and younger than ``cache_ttl``: no refresh is due."""
         return self._loaded_at is not None and self._clock() - self._loaded_at < self._cache_ttl
+
+    async def load(self) -> bool:
+        """Fetch the keys now unless a fetch is in its cooldown; whether keys are loaded."""
+        await self._refresh()
+        return self.loaded
 
     async def keys_for(self, kid: str | None) -> list[Any]:
         """The key named ``kid`` (``[]`` if unknown), or every key when ``kid`` is None."""
@@ -197,7 +221,11 @@ class KeySet:
             assert self._jwks_uri is not None
             return self._jwks_uri
         try:
-            self._jwks_uri = self._read_document(await self._fetch(self.url))
+            document = await self._fetch(self.url)
+            try:
+                self._jwks_uri = discovered_jwks_uri(document, issuer=self._issuer, url=self.url)
+            except ValueError as exc:
+                raise _FetchFailed(str(exc)) from None
             self._document_at = now
         except _FetchFailed as exc:
             if self._jwks_uri is None:
@@ -208,21 +236,6 @@ class KeySet:
                 exc,
             )
         return self._jwks_uri
-
-    def _read_document(self, document: Any) -> str:
-        if not isinstance(document, dict):
-            raise _FetchFailed("the discovery document is not a JSON object")
-        if document.get("issuer") != self._issuer:
-            raise _FetchFailed("the discovery document names another issuer")
-        jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise _FetchFailed("the discovery document has no jwks_uri")
-        parts = urlsplit(jwks_uri)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise _FetchFailed("the discovery document's jwks_uri is not an http(s) URL")
-        if parts.scheme == "http" and urlsplit(self.url).scheme == "https":
-            raise _FetchFailed("the discovery document's jwks_uri steps down to http")
-        return jwks_uri
 
     async def _fetch(self, url: str) -> Any:
         try:

@@ -13,6 +13,7 @@ With one system (``upstream``) every token goes to it, exactly as before.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 
 from bridge.errors import TokenError, TokenInvalid, TokenMissing
@@ -57,6 +58,18 @@ class LoginSystems:
     def ready(self) -> bool:
         """Whether every RS/PS/ES system has obtained its keys at least once."""
         return all(verifier.ready for verifier in self._verifiers)
+
+    async def warm_up(self, *, retry: float = 5.0) -> None:
+        """Fetch the keys of every system that has none yet, again every ``retry`` seconds
+        until each has them: so that an instance becomes ready before its first request."""
+        while True:
+            pending = [keyset for keyset in self.keysets if not keyset.loaded]
+            if not pending:
+                return
+            await asyncio.gather(*(keyset.load() for keyset in pending))
+            if all(keyset.loaded for keyset in pending):
+                return
+            await asyncio.sleep(retry)
 
     @property
     def cookies(self) -> tuple[str, ...]:

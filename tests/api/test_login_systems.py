@@ -260,6 +260,18 @@ async def test_rotation_at_the_provider_and_the_fetch_counts(
     assert (status, body["code"]) == (401, "00-01")
 
 
+async def test_the_keys_are_fetched_at_start_up_before_any_request(
+    client: AppClient, idp: FakeIdentityProvider
+) -> None:
+    for _ in range(200):
+        if idp.jwks_requests:
+            break
+        await asyncio.sleep(0.01)
+    assert (idp.discovery_requests, idp.jwks_requests) == (1, 1)
+    assert (await mint(client, IDP_COOKIE, idp.token()))[0] == 200
+    assert (idp.discovery_requests, idp.jwks_requests) == (1, 1)
+
+
 async def test_a_document_naming_another_issuer_gives_no_keys(
     make_client: ClientFactory, idp: FakeIdentityProvider
 ) -> None:
