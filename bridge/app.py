@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -179,7 +180,8 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
             auth = StaffAuth(
                 [key.secret.reveal() for key in settings.staff.api_keys],
                 login_group=settings.staff.login_group,
-                verify=verifier.verify,
+                # the first login system's cookie, so only that system's tokens
+                verify=functools.partial(verifier.verify, cookie=settings.upstream.cookie),
             )
             h.tokens.bind(verifier, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
