@@ -108,9 +108,12 @@ async def verify_cookies(systems: LoginSystems, cookie_headers: Iterable[str]) -
     under one name are refused). Cookies are tried in the configured order; when none
     verifies, the first one's refusal is raised (:class:`TokenMissing` when none is there).
     """
+    names = systems.cookies
+    if len(names) == 1:  # the usual case, on the hot path
+        return await systems.verify(read_cookie(cookie_headers, names[0]), cookie=names[0])
     headers = tuple(cookie_headers)
     first: TokenError | None = None
-    for name in systems.cookies:
+    for name in names:
         try:
             return await systems.verify(read_cookie(headers, name), cookie=name)
         except TokenMissing:

@@ -48,7 +48,8 @@ class Settings(Model):
     @field_validator("demo")
     @classmethod
     def _demo_only_for_development(cls, demo: DemoSettings, info: ValidationInfo) -> DemoSettings:
-        problems = demo_problems(demo, info.data.get("server"), info.data.get("upstream"))
+        upstream = info.data.get("upstream") or (info.data.get("upstreams") or [None])[0]
+        problems = demo_problems(demo, info.data.get("server"), upstream)
         if problems:
             raise ValueError("; ".join(problems))
         return demo

@@ -85,3 +85,14 @@ def test_discovery_url_rules() -> None:
 def test_a_bad_name_is_refused() -> None:
     found = problems(systems({"name": "Has Spaces", "issuer": "https://a.example", **HS}))
     assert any(p.startswith("upstreams.0.name:") for p in found)
+
+
+def test_the_demo_looks_at_the_first_login_system() -> None:
+    demo = {"enabled": True, "i_understand_this_mints_login_cookies": True}
+    rs_first = systems(
+        {"issuer": "https://idp.example", "algorithms": ["RS256"], "discovery_url": DISCOVERY},
+        {"issuer": "https://a.example", "cookie": "b", **HS},
+    )
+    assert any("needs an HS upstream" in p for p in problems({**rs_first, "demo": demo}))
+    hs_first = systems({"issuer": "https://a.example", **HS})
+    assert parse_settings({**hs_first, "demo": demo}, environ={}).demo.enabled
