@@ -165,3 +165,24 @@ async def test_ready_once_every_rs_system_has_its_keys(
     clock.advance(TTL)
     await systems.verify(idp.token(sub="other"))
     assert systems.ready is True
+
+
+@pytest.mark.parametrize("attacked", [False, True], ids=["quiet", "invented-kids"])
+async def test_an_hour_of_requests_costs_few_fetches(
+    session: aiohttp.ClientSession, idp: FakeIdentityProvider, clock: FakeClock, attacked: bool
+) -> None:
+    """36 000 look-ups of the real kid (10 a second) over an hour of the injected clock, and
+    with ``attacked`` 3 600 more of invented kids (one a second)."""
+    keyset = discovered(session, idp, clock)
+    kid = idp.signing_kid
+    for second in range(3600):
+        for _ in range(10):
+            assert len(await keyset.keys_for(kid)) == 1
+        if attacked:
+            assert await keyset.keys_for(f"invented-{second}") == []
+        clock.advance(1)
+    documents, keys = fetches(idp)
+    # the document once per keys_cache_ttl; the keys too, or at most once per cooldown
+    assert documents == 3600 / TTL
+    assert keys == (3600 / COOLDOWN if attacked else 3600 / TTL)
+    print(f"an hour, attacked={attacked}: {documents} discovery, {keys} key fetches")
