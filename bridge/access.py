@@ -21,8 +21,8 @@ its request's own timestamp. ``access_flush_seconds: 0`` records every request a
 What a line may hold is decided here, not hoped for: the route is the matched resource's
 pattern (``/v1/targets/{name}/token``), never the raw path or query; the method is a known one
 or ``OTHER``; target, subject, reason and login (the login system's configured short name)
-are set by the gateway after verification. Nothing
-reads a header value into a line except the validated request id (:func:`request_id_for`).
+are set by the gateway after verification. Nothing reads a header value into a line except
+the validated request id (:func:`request_id_for`).
 """
 
 from __future__ import annotations

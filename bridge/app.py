@@ -130,6 +130,7 @@ def login_systems(settings: Settings, session: aiohttp.ClientSession) -> LoginSy
                 refresh_cooldown=upstream.keys_refresh_cooldown,
                 timeout=upstream.keys_timeout,
                 discovery_issuer=upstream.issuer if upstream.discovery_url else None,
+                name=name,
             )
         verifiers.append(Verifier(upstream, keyset=keyset, name=name))
     return LoginSystems(verifiers, [upstream.issuer for _, upstream in settings.logins])

@@ -4,10 +4,9 @@
     GET|POST /v1/targets/{name}/token   a named target's token, with its target and expiry
 
 A request reads top to bottom: Fetch Metadata -> the client's address -> the login cookies
-(of every login system) -> ``LoginSystems.verify`` -> :class:`~bridge.login.identity.Identity`
--> the address and subject
-limits -> ``signer.sign(identity)`` -> JSON. A failed login token counts against the address
-limit only (and may be a 429).
+(each login system's) -> ``LoginSystems.verify`` -> :class:`~bridge.login.identity.Identity`
+-> the address and subject limits -> ``signer.sign(identity)`` -> JSON. A failed login token
+counts against the address limit only (and may be a 429).
 """
 
 from __future__ import annotations

@@ -122,13 +122,16 @@ class KeySet:
         max_bytes: int = 256 * 1024,
         clock: Callable[[], float] = time.monotonic,
         discovery_issuer: str | None = None,
+        name: str = "default",
     ) -> None:
         """Keys at ``url``; or, with ``discovery_issuer``, ``url`` is a discovery document whose
-        ``issuer`` must be ``discovery_issuer`` and whose ``jwks_uri`` serves the keys."""
+        ``issuer`` must be ``discovery_issuer`` and whose ``jwks_uri`` serves the keys; ``name``
+        is the login system's, for the log lines."""
         if family not in FAMILY_ALGORITHMS:
             raise ValueError('family must be "RSA" or "EC"')
         self.family = family
         self.url = url
+        self.name = name
         self._issuer = discovery_issuer
         self._jwks_uri: str | None = None if discovery_issuer is not None else url
         self._document_at: float | None = None  # last good discovery document
@@ -198,17 +201,23 @@ class KeySet:
                 by_kid, keys = self._parse(await self._fetch(await self._keys_url(started)))
             except _FetchFailed as exc:
                 logger.warning(
-                    "fetching the login system's %s keys failed (%s); %s",
+                    "fetching the login system's %s keys failed (%s); %s [login %s]",
                     self.family,
                     exc,
                     f"keeping {len(self._keys)} cached keys" if self.loaded else "no keys yet",
+                    self.name,
                 )
                 return
             finally:
                 self._fetches += 1
             self._by_kid, self._keys, self._loaded_at = by_kid, keys, started
             self.generation += 1
-            logger.info("loaded %d %s keys of the login system", len(keys), self.family)
+            logger.info(
+                "loaded %d %s keys of the login system [login %s]",
+                len(keys),
+                self.family,
+                self.name,
+            )
 
     async def _keys_url(self, now: float) -> str:
         """Where the keys are: ``url``, or the discovery document's ``jwks_uri`` (fetched
@@ -232,8 +241,9 @@ class KeySet:
                 raise _FetchFailed(f"discovery document: {exc}") from None
             logger.warning(
                 "fetching the login system's discovery document failed (%s); "
-                "keeping its last jwks_uri",
+                "keeping its last jwks_uri [login %s]",
                 exc,
+                self.name,
             )
         return self._jwks_uri
 
@@ -285,7 +295,11 @@ class KeySet:
             if kid is not None:
                 by_kid.setdefault(kid, key)
         if skipped:
-            logger.info("skipped %d unusable entries in the login system's keys", skipped)
+            logger.info(
+                "skipped %d unusable entries in the login system's keys [login %s]",
+                skipped,
+                self.name,
+            )
         if not keys:
             raise _FetchFailed(f"no usable {self.family} signing key")
         return by_kid, keys
