@@ -50,8 +50,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     signers = build_signers(settings.targets, name_claims=settings.upstream.name_claims)
     print(f"{path}: valid")
-    upstream = settings.upstream
-    print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
+    if settings.upstreams is None:
+        upstream = settings.upstream
+        print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
+    else:
+        for login, entry in settings.logins:
+            print(f"  upstream {login}: {', '.join(entry.algorithms)}, cookie {entry.cookie!r}, "
+                  f"issuer {entry.issuer!r}")  # fmt: skip
     for name, signer in signers.items():
         note = " (clamped to the vendor's limit)" if signer.clamped else ""
         default = " [default]" if name == settings.default else ""

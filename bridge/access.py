@@ -20,8 +20,9 @@ its request's own timestamp. ``access_flush_seconds: 0`` records every request a
 
 What a line may hold is decided here, not hoped for: the route is the matched resource's
 pattern (``/v1/targets/{name}/token``), never the raw path or query; the method is a known one
-or ``OTHER``; target, subject and reason are set by the gateway after verification. Nothing
-reads a header value into a line except the validated request id (:func:`request_id_for`).
+or ``OTHER``; target, subject, reason and login (the login system's configured short name)
+are set by the gateway after verification. Nothing reads a header value into a line except
+the validated request id (:func:`request_id_for`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ PROBE_ROUTES = frozenset({"/healthz", "/readyz"})
 SAFE_LINE_KEYS = frozenset(
     {"event", "logger", "level", "timestamp", "request_id", "method", "route", "status",
      "duration_ms", "target", "subject", "reason", "pid", "kind", "staff", "id", "verdict",
-     "source"}
+     "source", "login"}
 )  # fmt: skip
 
 
@@ -78,6 +79,8 @@ class AccessRecord(NamedTuple):
     subject: str | None
     #: why a request was refused (``BridgeError.reason``), for 4xx/5xx only
     reason: str | None
+    #: the short name of the login system that verified the login token
+    login: str | None = None
 
 
 #: what waits for the next flush: a request's record, or a finished line (an audit line)
@@ -168,10 +171,11 @@ class AccessRecords:
         durations: dict[str, list[float]] = {}
         minted: dict[str, int] = {}
         failures: dict[str, int] = {}
+        logins: dict[str, int] = {}
         for item in batch:
             if isinstance(item, dict):
                 continue
-            _, _, method, route, status, seconds, target, _, reason = item
+            _, _, method, route, status, seconds, target, _, reason, login = item
             key = (route, method if method in KNOWN_METHODS else "OTHER", status)
             requests[key] = requests.get(key, 0) + 1
             found = durations.get(route)
@@ -184,7 +188,9 @@ class AccessRecords:
                     minted[target] = minted.get(target, 0) + 1
                 elif reason is not None:
                     failures[reason] = failures.get(reason, 0) + 1
-        metrics.record_requests(requests, durations, minted, failures)
+            if login is not None:
+                logins[login] = logins.get(login, 0) + 1
+        metrics.record_requests(requests, durations, minted, failures, logins)
 
     def _lines(self, batch: list[Pending]) -> Iterator[dict[str, Any]]:
         """The batch's lines in order: audit lines as they are, requests as access lines
@@ -194,7 +200,7 @@ class AccessRecords:
             if isinstance(item, dict):
                 yield item
                 continue
-            now, request_id, method, route, status, seconds, target, subject, reason = item
+            now, request_id, method, route, status, seconds, target, subject, reason, login = item
             if log_requests and (status >= 400 or route not in PROBE_ROUTES):
                 yield {
                     "event": "request",
@@ -208,6 +214,7 @@ class AccessRecords:
                     "target": target,
                     "subject": subject,
                     "reason": reason,
+                    "login": login,
                     "pid": pid,
                 }
 

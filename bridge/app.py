@@ -4,7 +4,8 @@ It does no I/O. What needs the event loop is built at start-up by one ``cleanup_
 (:func:`_resources`), in dependency order, and closed once at shutdown in the reverse order:
 
     HTTP session -> Redis (one client, when configured) -> cache and rate limits
-    -> login verifier (and its key set) -> Zendesk lookups -> staff authentication
+    -> login verifiers (one per login system, with its key set) -> Zendesk lookups
+    -> staff authentication
 
 Every route is registered from one table (:func:`_routes`). The handlers are small objects
 built here; the start-up context hands them what they use (``bind``), so no handler reads the
@@ -14,6 +15,8 @@ application's state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,6 +40,7 @@ from bridge.http.staff import StaffHandlers
 from bridge.http.tokens import TokenHandlers
 from bridge.log import install_redaction
 from bridge.login.keysets import KeySet
+from bridge.login.systems import LoginSystems
 from bridge.login.verifier import Verifier
 from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.ratelimit import build_rate_limits
@@ -106,6 +110,32 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
     return routes
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def login_systems(settings: Settings, session: aiohttp.ClientSession) -> LoginSystems:
+    """One verifier per login system (with its key set), as one."""
+    verifiers = []
+    for name, upstream in settings.logins:
+        keyset = None
+        if upstream.key_source is not None:
+            keyset = KeySet(
+                session,
+                upstream.key_source,
+                family=upstream.family,
+                cache_ttl=upstream.keys_cache_ttl,
+                refresh_cooldown=upstream.keys_refresh_cooldown,
+                timeout=upstream.keys_timeout,
+                discovery_issuer=upstream.issuer if upstream.discovery_url else None,
+                name=name,
+            )
+        verifiers.append(Verifier(upstream, keyset=keyset, name=name))
+    return LoginSystems(verifiers, [upstream.issuer for _, upstream in settings.logins])
+
+
 def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], AsyncIterator[None]]:
     """The start-up context: every resource, in dependency order, handed to the handlers."""
 
@@ -129,18 +159,9 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
             )
             limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
 
-            upstream = settings.upstream
-            keyset = None
-            if upstream.keys_url is not None:
-                keyset = KeySet(
-                    session,
-                    upstream.keys_url,
-                    family=upstream.family,
-                    cache_ttl=upstream.keys_cache_ttl,
-                    refresh_cooldown=upstream.keys_refresh_cooldown,
-                    timeout=upstream.keys_timeout,
-                )
-            verifier = Verifier(upstream, keyset=keyset)
+            verifier = login_systems(settings, session)
+            warm_up = asyncio.create_task(verifier.warm_up())  # keys before the first request
+            stack.push_async_callback(_cancel, warm_up)
 
             ttl, negative_ttl = settings.cache.visitor_ttl, settings.cache.negative_ttl
             visitors = login_users = None
@@ -160,7 +181,8 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
             auth = StaffAuth(
                 [key.secret.reveal() for key in settings.staff.api_keys],
                 login_group=settings.staff.login_group,
-                verify=verifier.verify,
+                # the first login system's cookie, so only that system's tokens
+                verify=functools.partial(verifier.verify, cookie=settings.upstream.cookie),
             )
             h.tokens.bind(verifier, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
@@ -217,7 +239,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         tokens=TokenHandlers(
             signers,
             default=settings.default,
-            cookie=settings.upstream.cookie,
             cors_origins=settings.cors.origins,
         ),
         staff=StaffHandlers(records, cookie=settings.upstream.cookie),

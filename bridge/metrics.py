@@ -80,6 +80,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.logins = Counter(
+            "bridge_login_verified",
+            "Requests whose login token was verified, by login system (its configured name).",
+            ["login"],
+            registry=r,
+        )
         self.cache = Counter(
             "bridge_cache_lookups", "Lookup cache reads.", ["kind", "result"], registry=r
         )
@@ -111,11 +117,13 @@ class Metrics:
         durations: Mapping[str, Sequence[float]],
         minted: Mapping[str, int],
         failures: Mapping[str, int],
+        logins: Mapping[str, int] | None = None,
     ) -> None:
         """A batch of answered requests, counted: one add per series, not one per request.
 
         ``requests`` counts by (route, method, status), ``durations`` lists the seconds per
-        route, ``minted`` counts by target, ``failures`` by refusal reason.
+        route, ``minted`` counts by target, ``failures`` by refusal reason, ``logins`` by the
+        login system that verified the request.
         """
         for (route, method, status), count in requests.items():
             self.requests.labels(route, method, str(status)).inc(count)
@@ -130,6 +138,8 @@ class Metrics:
             self.tokens.labels(target).inc(count)
         for reason, count in failures.items():
             self.verify_failures.labels(reason).inc(count)
+        for login, count in (logins or {}).items():
+            self.logins.labels(login).inc(count)
 
     # --- from the components -------------------------------------------------------------
 

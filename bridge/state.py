@@ -19,4 +19,6 @@ DRAINING = web.AppKey("draining", asyncio.Event)
 REQUEST_ID = web.RequestKey("request_id", str)
 TARGET = web.RequestKey("target", str)
 SUBJECT = web.RequestKey("subject", str)
+#: the short name of the login system that verified the request's login token
+LOGIN = web.RequestKey("login", str)
 ERROR_REASON = web.RequestKey("error_reason", str)

@@ -30,7 +30,7 @@ from aiohttp.typedefs import Handler, Middleware
 from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for, route_of
 from bridge.errors import BridgeError
 from bridge.http.cors import ActualCors
-from bridge.state import ERROR_REASON, REQUEST_ID, SUBJECT, TARGET
+from bridge.state import ERROR_REASON, LOGIN, REQUEST_ID, SUBJECT, TARGET
 
 log = logging.getLogger("bridge.errors")
 
@@ -169,6 +169,7 @@ def edge_middleware(
                         request.get(TARGET),
                         request.get(SUBJECT),
                         request.get(ERROR_REASON) if status >= 400 else None,
+                        request.get(LOGIN),
                     )
                 )
 

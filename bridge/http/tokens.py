@@ -3,10 +3,10 @@
     GET|POST /generate/token            the default target's token, Xsolla's answer shape
     GET|POST /v1/targets/{name}/token   a named target's token, with its target and expiry
 
-A request reads top to bottom: Fetch Metadata -> the client's address -> the login cookie ->
-``Verifier.verify`` -> :class:`~bridge.login.identity.Identity` -> the address and subject
-limits -> ``signer.sign(identity)`` -> JSON. A failed login token counts against the address
-limit only (and may be a 429).
+A request reads top to bottom: Fetch Metadata -> the client's address -> the login cookies
+(each login system's) -> ``LoginSystems.verify`` -> :class:`~bridge.login.identity.Identity`
+-> the address and subject limits -> ``signer.sign(identity)`` -> JSON. A failed login token
+counts against the address limit only (and may be a 429).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from aiohttp.hdrs import FORWARDED, X_FORWARDED_FOR
 
 from bridge.errors import TargetNotFound, TokenError
 from bridge.http.fetchmeta import check_fetch_metadata
-from bridge.login.cookies import read_cookie
-from bridge.login.verifier import Verifier
+from bridge.login.systems import LoginSystems, verify_cookies
 from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
 from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
 from bridge.ratelimit import RateLimits
-from bridge.state import SUBJECT, TARGET
+from bridge.state import LOGIN, SUBJECT, TARGET
 from bridge.targets.base import MintedToken, Signer
 
 JWT_CONTENT_TYPE = "application/jwt"
@@ -64,21 +63,19 @@ class TokenHandlers:
         signers: Mapping[str, Signer],
         *,
         default: str,
-        cookie: str,
         cors_origins: list[str],
     ) -> None:
         self._signers = signers
         self._default = signers[default]
         self._origins = cors_origins
-        self._cookie = cookie
         self.generate_token = self._handler(lambda request: self._default, _xsolla_answer)
         self.target_token = self._handler(self._named, _target_answer)
 
     # set by bind(), at start-up, before any request
-    _verifier: Verifier
+    _verifier: LoginSystems
     _limits: RateLimits
 
-    def bind(self, verifier: Verifier, limits: RateLimits) -> None:
+    def bind(self, verifier: LoginSystems, limits: RateLimits) -> None:
         self._verifier, self._limits = verifier, limits
 
     def _named(self, request: web.Request) -> Signer:
@@ -100,12 +97,12 @@ class TokenHandlers:
                 request.remote, headers.getall(X_FORWARDED_FOR, ()), headers.getall(FORWARDED, ())
             )
             try:
-                token = read_cookie(headers.getall(hdrs.COOKIE, ()), self._cookie)
-                identity = await self._verifier.verify(token)
+                identity = await verify_cookies(self._verifier, headers.getall(hdrs.COOKIE, ()))
             except TokenError:
                 await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
                 raise
             request[SUBJECT] = identity.sub
+            request[LOGIN] = identity.login
             # both limits in one check: one Redis round trip when they are shared
             await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
             return answer(request, signer.name, signer.sign(identity))

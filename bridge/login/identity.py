@@ -39,6 +39,10 @@ class Identity:
     claims: Mapping[str, Any]
     #: the login token's ``exp`` (epoch seconds)
     expires_at: int
+    #: the short name of the login system that verified the token
+    login: str = "default"
+    #: that system's display-name claims (its ``name_claims``)
+    name_claims: tuple[str, ...] = ("name", "username", "email")
 
     def display_name(self, claim_names: Sequence[str]) -> str | None:
         """The first named claim that is a non-empty sane string; ``"email"`` is ``self.email``."""

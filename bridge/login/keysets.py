@@ -12,6 +12,12 @@ Keys of the other family, with a ``use`` other than ``"sig"``, with an ``alg`` o
 family, RSA keys under 2048 bits and malformed entries are skipped one by one. A document with
 no usable key at all counts as a failed fetch.
 
+With ``discovery_url`` (an OpenID Connect discovery document), the keys are read from the
+document's ``jwks_uri``; the document's ``issuer`` must equal the configured one exactly, and a
+``jwks_uri`` may not step down from ``https`` to ``http``. The document is cached like the keys:
+fetched again with the first refresh after ``cache_ttl``; a refresh for an unknown ``kid`` only
+fetches the keys. When the document cannot be fetched, the last good ``jwks_uri`` is used.
+
 The cache is refreshed when it is older than ``cache_ttl`` and when a token names an unknown
 ``kid``; fetches are spaced by at least ``refresh_cooldown`` (an attacker inventing ``kid``
 values cannot make us hammer the key server) and are single-flight: concurrent callers wait for
@@ -31,13 +37,14 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bridge.errors import KeysUnavailable
 
-__all__ = ["FAMILY_ALGORITHMS", "KeySet", "PublicKey"]
+__all__ = ["FAMILY_ALGORITHMS", "KeySet", "PublicKey", "discovered_jwks_uri"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +88,25 @@ def _b64url_uint(value: object) -> int:
     return int.from_bytes(raw, "big")
 
 
+def discovered_jwks_uri(document: Any, *, issuer: str, url: str) -> str:
+    """The ``jwks_uri`` of the discovery ``document`` fetched from ``url``; ``ValueError``
+    (with a short reason) when the document does not name ``issuer`` exactly or gives no
+    usable ``jwks_uri``."""
+    if not isinstance(document, dict):
+        raise ValueError("the discovery document is not a JSON object")
+    if document.get("issuer") != issuer:
+        raise ValueError("the discovery document names another issuer")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str):
+        raise ValueError("the discovery document has no jwks_uri")
+    parts = urlsplit(jwks_uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("the discovery document's jwks_uri is not an http(s) URL")
+    if parts.scheme == "http" and urlsplit(url).scheme == "https":
+        raise ValueError("the discovery document's jwks_uri steps down to http")
+    return jwks_uri
+
+
 class KeySet:
     """The public keys of one family (``"RSA"`` or ``"EC"``) served at ``url``."""
 
@@ -95,11 +121,20 @@ class KeySet:
         timeout: float = 5,
         max_bytes: int = 256 * 1024,
         clock: Callable[[], float] = time.monotonic,
+        discovery_issuer: str | None = None,
+        name: str = "default",
     ) -> None:
+        """Keys at ``url``; or, with ``discovery_issuer``, ``url`` is a discovery document whose
+        ``issuer`` must be ``discovery_issuer`` and whose ``jwks_uri`` serves the keys; ``name``
+        is the login system's, for the log lines."""
         if family not in FAMILY_ALGORITHMS:
             raise ValueError('family must be "RSA" or "EC"')
         self.family = family
         self.url = url
+        self.name = name
+        self._issuer = discovery_issuer
+        self._jwks_uri: str | None = None if discovery_issuer is not None else url
+        self._document_at: float | None = None  # last good discovery document
         self._session = session
         self._cache_ttl = cache_ttl
         self._cooldown = refresh_cooldown
@@ -125,6 +160,11 @@ class KeySet:
     def fresh(self) -> bool:
         """Loaded and younger than ``cache_ttl``: no refresh is due."""
         return self._loaded_at is not None and self._clock() - self._loaded_at < self._cache_ttl
+
+    async def load(self) -> bool:
+        """Fetch the keys now unless a fetch is in its cooldown; whether keys are loaded."""
+        await self._refresh()
+        return self.loaded
 
     async def keys_for(self, kid: str | None) -> list[Any]:
         """The key named ``kid`` (``[]`` if unknown), or every key when ``kid`` is None."""
@@ -158,25 +198,59 @@ class KeySet:
                 return
             started = self._attempted_at = self._clock()
             try:
-                by_kid, keys = self._parse(await self._fetch())
+                by_kid, keys = self._parse(await self._fetch(await self._keys_url(started)))
             except _FetchFailed as exc:
                 logger.warning(
-                    "fetching the login system's %s keys failed (%s); %s",
+                    "fetching the login system's %s keys failed (%s); %s [login %s]",
                     self.family,
                     exc,
                     f"keeping {len(self._keys)} cached keys" if self.loaded else "no keys yet",
+                    self.name,
                 )
                 return
             finally:
                 self._fetches += 1
             self._by_kid, self._keys, self._loaded_at = by_kid, keys, started
             self.generation += 1
-            logger.info("loaded %d %s keys of the login system", len(keys), self.family)
+            logger.info(
+                "loaded %d %s keys of the login system [login %s]",
+                len(keys),
+                self.family,
+                self.name,
+            )
 
-    async def _fetch(self) -> Any:
+    async def _keys_url(self, now: float) -> str:
+        """Where the keys are: ``url``, or the discovery document's ``jwks_uri`` (fetched
+        again when it is older than ``cache_ttl``; the last good one when that fails)."""
+        if self._issuer is None or (
+            self._jwks_uri is not None
+            and self._document_at is not None
+            and now - self._document_at < self._cache_ttl
+        ):
+            assert self._jwks_uri is not None
+            return self._jwks_uri
+        try:
+            document = await self._fetch(self.url)
+            try:
+                self._jwks_uri = discovered_jwks_uri(document, issuer=self._issuer, url=self.url)
+            except ValueError as exc:
+                raise _FetchFailed(str(exc)) from None
+            self._document_at = now
+        except _FetchFailed as exc:
+            if self._jwks_uri is None:
+                raise _FetchFailed(f"discovery document: {exc}") from None
+            logger.warning(
+                "fetching the login system's discovery document failed (%s); "
+                "keeping its last jwks_uri [login %s]",
+                exc,
+                self.name,
+            )
+        return self._jwks_uri
+
+    async def _fetch(self, url: str) -> Any:
         try:
             async with self._session.get(
-                self.url,
+                url,
                 allow_redirects=False,
                 timeout=self._timeout,
                 headers={"Accept": "application/json"},
@@ -221,7 +295,11 @@ class KeySet:
             if kid is not None:
                 by_kid.setdefault(kid, key)
         if skipped:
-            logger.info("skipped %d unusable entries in the login system's keys", skipped)
+            logger.info(
+                "skipped %d unusable entries in the login system's keys [login %s]",
+                skipped,
+                self.name,
+            )
         if not keys:
             raise _FetchFailed(f"no usable {self.family} signing key")
         return by_kid, keys

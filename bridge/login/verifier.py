@@ -33,7 +33,7 @@ from jwt.exceptions import PyJWTError
 
 from bridge.errors import SubjectMissing, TokenInvalid
 from bridge.login.identity import Identity, is_sane_text, sane_email
-from bridge.login.jws import has_lone_surrogate, parse_compact
+from bridge.login.jws import CompactToken, has_lone_surrogate, parse_compact
 from bridge.login.keysets import KeySet
 from bridge.settings.login import UpstreamSettings
 
@@ -51,7 +51,13 @@ class Verifier:
         *,
         keyset: KeySet | None = None,
         clock: Callable[[], float] = time.time,
+        name: str = "default",
     ) -> None:
+        #: the login system's short name (metrics and access lines)
+        self.name = name
+        #: the cookie this system's tokens arrive in
+        self.cookie = settings.cookie
+        self._name_claims = tuple(settings.name_claims)
         self._family = settings.family
         self._algorithms: dict[str, Algorithm] = {
             alg: jwt.get_algorithm_by_name(alg) for alg in settings.algorithms
@@ -87,6 +93,19 @@ class Verifier:
         """The published keys this verifier uses (None for HS secrets)."""
         return self._keyset
 
+    @property
+    def algorithms(self) -> frozenset[str]:
+        return frozenset(self._algorithms)
+
+    @property
+    def max_token_bytes(self) -> int:
+        return self._max_token
+
+    @property
+    def ready(self) -> bool:
+        """Whether tokens can be verified: always with HS secrets, once keys were obtained."""
+        return self._keyset is None or self._keyset.loaded
+
     async def verify(self, token: str) -> Identity:
         """The identity in ``token``; raise ``TokenInvalid``, ``SubjectMissing`` or
         ``KeysUnavailable`` (RS/PS/ES keys never fetched).
@@ -96,22 +115,41 @@ class Verifier:
         same identity, except for expiry, which is checked again on every hit exactly as a full
         verification would. Failures are never cached.
         """
+        identity = self.cached_identity(token)
+        if identity is not None:
+            return identity
+        return await self.verify_parsed(
+            token, parse_compact(token, algorithms=self._algorithms, max_bytes=self._max_token)
+        )
+
+    def cached_identity(self, token: str) -> Identity | None:
+        """The identity remembered for ``token`` while it still holds, else None."""
         cached = self._cache.get(token)
-        if cached is not None:
-            identity, generation = cached
-            keyset = self._keyset
-            if (
-                identity.expires_at > self._clock() - self._leeway
-                and generation == (0 if keyset is None else keyset.generation)
-                # keys due for a refresh: take the full path, which refreshes them, so that a
-                # revoked key stops working as soon as it would without this cache
-                and (keyset is None or keyset.fresh)
-            ):
-                return identity
-            del self._cache[token]
+        if cached is None:
+            return None
+        identity, generation = cached
+        keyset = self._keyset
+        if (
+            identity.expires_at > self._clock() - self._leeway
+            and generation == (0 if keyset is None else keyset.generation)
+            # keys due for a refresh: take the full path, which refreshes them, so that a
+            # revoked key stops working as soon as it would without this cache
+            and (keyset is None or keyset.fresh)
+        ):
+            return identity
+        del self._cache[token]
+        return None
+
+    async def verify_parsed(self, token: str, parsed: CompactToken) -> Identity:
+        """The full check of ``token``, already through the strict layer as ``parsed`` (whose
+        ``alg`` must be one of this system's), remembered when it passes."""
+        if parsed.alg not in self._algorithms or len(token) > self._max_token:
+            raise TokenInvalid(
+                reason="alg_not_allowed" if parsed.alg not in self._algorithms else "too_large"
+            )
         keyset = self._keyset
         generation = 0 if keyset is None else keyset.generation
-        identity = await self._verify(token)
+        identity = await self._verify(parsed)
         if self._cache_size:
             if len(self._cache) >= self._cache_size:
                 del self._cache[next(iter(self._cache))]
@@ -124,8 +162,7 @@ class Verifier:
         """How many verified tokens are remembered now."""
         return len(self._cache)
 
-    async def _verify(self, token: str) -> Identity:
-        parsed = parse_compact(token, algorithms=self._algorithms, max_bytes=self._max_token)
+    async def _verify(self, parsed: CompactToken) -> Identity:
         await self._check_signature(parsed.alg, parsed.kid, parsed.signing_input, parsed.signature)
         payload = parsed.payload
         self._check_claims(payload)
@@ -148,6 +185,8 @@ class Verifier:
             email=sane_email(payload.get("email")),
             claims=MappingProxyType(payload),
             expires_at=int(payload["exp"]),
+            login=self.name,
+            name_claims=self._name_claims,
         )
 
     async def _check_signature(

@@ -1,10 +1,10 @@
-"""``upstream``: how the login system's tokens are verified."""
+"""``upstream`` (or ``upstreams``, several of them): how login systems' tokens are verified."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bridge.settings.base import ClaimName, HmacSecret, HttpUrl, Model, SecretSource
 
@@ -31,12 +31,21 @@ def _family_of(info: ValidationInfo) -> str | None:
     return families.pop() if len(families) == 1 else None
 
 
-class UpstreamSettings(Model):
-    """How to verify the login system's tokens."""
+#: a login system's short name, as metrics and access lines give it
+LoginName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 
+
+class UpstreamSettings(Model):
+    """How to verify one login system's tokens (the ``upstream`` or an ``upstreams`` entry)."""
+
+    #: names the system in metrics and access lines; default ``default`` (``upstream``) or
+    #: ``upstream-<n>`` (the n-th ``upstreams`` entry, from 1)
+    name: LoginName | None = None
     cookie: str = Field(default="token", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
     algorithms: list[Algorithm] = Field(default_factory=lambda: ["HS256"], min_length=1)  # type: ignore[arg-type]
     secrets: list[HmacSecret] = Field(default_factory=list, validate_default=True)
+    #: an OpenID Connect discovery document, whose ``jwks_uri`` gives the keys
+    discovery_url: HttpUrl | None = Field(default=None, validate_default=True)
     keys_url: HttpUrl | None = Field(default=None, validate_default=True)
     issuer: str | None = None
     audience: str | list[str] | None = None
@@ -73,16 +82,53 @@ class UpstreamSettings(Model):
             raise ValueError("secrets are only used with HS algorithms; remove them")
         return secrets
 
+    @field_validator("discovery_url")
+    @classmethod
+    def _discovery_for_rs(cls, discovery_url: str | None, info: ValidationInfo) -> str | None:
+        if _family_of(info) == "HS" and discovery_url:
+            raise ValueError("discovery_url is only used with RS/PS/ES algorithms; remove it")
+        return discovery_url
+
     @field_validator("keys_url")
     @classmethod
     def _keys_url_for_rs(cls, keys_url: str | None, info: ValidationInfo) -> str | None:
         family = _family_of(info)
         if family == "HS" and keys_url:
             raise ValueError("keys_url is only used with RS/PS/ES algorithms; remove it")
-        if family not in ("HS", None) and not keys_url:
-            raise ValueError("RS/PS/ES algorithms need keys_url")
+        if "discovery_url" not in info.data:  # itself invalid, and reported there
+            return keys_url
+        discovery_url = info.data["discovery_url"]
+        if keys_url and discovery_url:
+            raise ValueError("give keys_url or discovery_url, not both")
+        if family not in ("HS", None) and not keys_url and not discovery_url:
+            raise ValueError("RS/PS/ES algorithms need keys_url (or discovery_url)")
         return keys_url
+
+    @model_validator(mode="after")
+    def _issuer_for_discovery(self) -> UpstreamSettings:
+        if self.discovery_url is not None and self.issuer is None:
+            raise ValueError("discovery_url needs issuer: the document's issuer must equal it")
+        return self
 
     @property
     def family(self) -> str:
         return algorithm_family(self.algorithms[0])
+
+    @property
+    def key_source(self) -> str | None:
+        """Where the published keys come from: ``keys_url`` or ``discovery_url`` (None: HS)."""
+        return self.keys_url or self.discovery_url
+
+
+class UpstreamEntry(UpstreamSettings):
+    """One entry of ``upstreams``: the same keys, with ``issuer`` required (it picks the entry)."""
+
+    issuer: str = Field(min_length=1)
+
+
+def login_name(entry: UpstreamSettings, index: int | None) -> str:
+    """The system's configured ``name``, else ``default`` (``upstream``) or ``upstream-<n>``
+    (the ``index``-th entry of ``upstreams``, counted from 1 in the name)."""
+    if entry.name is not None:
+        return entry.name
+    return "default" if index is None else f"upstream-{index + 1}"

@@ -1,7 +1,7 @@
 """The whole configuration file: one section per area, each in its own module.
 
 server, cors, metrics, log, demo, staff_page     bridge.settings.server
-upstream                                         bridge.settings.login
+upstream, upstreams                              bridge.settings.login
 targets, default_target                          bridge.targets.registry (one model per vendor)
 redis, cache, rate_limits                        bridge.settings.storage
 zendesk_chat_api, zendesk_support_api, staff     bridge.settings.zendesk
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bridge.settings.base import Model, TargetName
-from bridge.settings.login import UpstreamSettings
+from bridge.settings.login import UpstreamEntry, UpstreamSettings, login_name
 from bridge.settings.server import (
     CorsSettings,
     DemoSettings,
@@ -29,7 +29,10 @@ from bridge.targets.registry import Target
 
 class Settings(Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
-    upstream: UpstreamSettings
+    #: the one login system; with ``upstreams``, set to its first entry after validation
+    upstream: UpstreamSettings = Field(default=None)  # type: ignore[assignment]  # set after
+    #: several login systems, each picked by its ``issuer``
+    upstreams: list[UpstreamEntry] | None = Field(default=None, min_length=1)
     targets: dict[TargetName, Target] = Field(min_length=1)
     #: what /generate/token mints; may be omitted when there is one target
     default_target: str | None = None
@@ -45,7 +48,8 @@ class Settings(Model):
     @field_validator("demo")
     @classmethod
     def _demo_only_for_development(cls, demo: DemoSettings, info: ValidationInfo) -> DemoSettings:
-        problems = demo_problems(demo, info.data.get("server"), info.data.get("upstream"))
+        upstream = info.data.get("upstream") or (info.data.get("upstreams") or [None])[0]
+        problems = demo_problems(demo, info.data.get("server"), upstream)
         if problems:
             raise ValueError("; ".join(problems))
         return demo
@@ -62,6 +66,44 @@ class Settings(Model):
         if value is not None and targets is not None and value not in targets:
             raise ValueError(f"{value!r} is not one of the targets ({', '.join(sorted(targets))})")
         return value
+
+    @field_validator("upstreams")
+    @classmethod
+    def _distinct_systems(cls, upstreams: list[UpstreamEntry] | None) -> list[UpstreamEntry] | None:
+        if upstreams is None:
+            return None
+        problems = []
+        issuers: dict[str, int] = {}
+        names: dict[str, int] = {}
+        for i, entry in enumerate(upstreams):
+            if entry.issuer in issuers:
+                problems.append(f"entries {issuers[entry.issuer]} and {i} have the same issuer")
+            else:
+                issuers[entry.issuer] = i
+            name = login_name(entry, i)
+            if name in names:
+                problems.append(f"entries {names[name]} and {i} have the same name {name!r}")
+            names.setdefault(name, i)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return upstreams
+
+    @model_validator(mode="after")
+    def _one_upstream_form(self) -> Settings:
+        if self.upstream is not None and self.upstreams is not None:
+            raise ValueError("give upstream (one login system) or upstreams (a list), not both")
+        if self.upstreams is not None:
+            object.__setattr__(self, "upstream", self.upstreams[0])
+        elif self.upstream is None:
+            raise ValueError("upstream (or upstreams) is required")
+        return self
+
+    @property
+    def logins(self) -> list[tuple[str, UpstreamSettings]]:
+        """Every login system with its name, in the configured order."""
+        if self.upstreams is None:
+            return [(login_name(self.upstream, None), self.upstream)]
+        return [(login_name(entry, i), entry) for i, entry in enumerate(self.upstreams)]
 
     @model_validator(mode="after")
     def _default_target_given(self) -> Settings:

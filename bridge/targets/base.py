@@ -77,7 +77,13 @@ class Signer(ABC):
         #: the configured ttl was above the vendor's limit and was lowered
         self.clamped = wanted > self.max_ttl
         self.name_claims = tuple(name_claims)
+        #: the target sets no ``name_claims``: use those of the system that verified the login
+        self.follows_login_names = False
         self._clock = clock
+
+    def names_for(self, identity: Identity) -> Sequence[str]:
+        """The display-name claims for ``identity``: the target's, or its login system's."""
+        return identity.name_claims if self.follows_login_names else self.name_claims
 
     def sign(self, identity: Identity) -> MintedToken:
         if self.needs_email and identity.email is None:

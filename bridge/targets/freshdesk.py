@@ -23,7 +23,7 @@ class FreshdeskSigner(HmacJwtSigner):
     def claims(self, identity: Identity, now: int) -> dict[str, Any]:
         assert identity.email is not None
         return {
-            "name": identity.display_name(self.name_claims) or identity.email,
+            "name": identity.display_name(self.names_for(identity)) or identity.email,
             "email": identity.email,
             "exp": now + self.ttl,
         }

@@ -47,9 +47,12 @@ def build_signers(
     name_claims: Sequence[str],
     clock: Clock = time.time,
 ) -> dict[str, Signer]:
-    """One signer per configured target, by target name; ``name_claims`` is the login
-    system's default for targets that set none."""
-    return {
-        name: target.signer(name, name_claims=target.name_claims or name_claims, clock=clock)
-        for name, target in targets.items()
-    }
+    """One signer per configured target, by target name. A target that sets no
+    ``name_claims`` shows ``name_claims`` as its own, but signs with those of the login system
+    that verified each token."""
+    signers = {}
+    for name, target in targets.items():
+        signer = target.signer(name, name_claims=target.name_claims or name_claims, clock=clock)
+        signer.follows_login_names = target.name_claims is None
+        signers[name] = signer
+    return signers

@@ -47,7 +47,7 @@ class ZendeskMessagingSigner(HmacJwtSigner):
 
     def claims(self, identity: Identity, now: int) -> dict[str, Any]:
         claims: dict[str, Any] = {"scope": "user", "external_id": identity.sub}
-        display = identity.display_name(self.name_claims)
+        display = identity.display_name(self.names_for(identity))
         if display:
             claims["name"] = display
         if identity.email:

@@ -72,7 +72,7 @@ class ZipchatSigner(Signer):
         first = identity.display_name([self.first_name_claim])
         last = identity.display_name([self.last_name_claim])
         if first is None and last is None:
-            display = identity.display_name([c for c in self.name_claims if c != "email"])
+            display = identity.display_name([c for c in self.names_for(identity) if c != "email"])
             if display:
                 first, _, rest = display.partition(" ")
                 last = rest.strip() or None

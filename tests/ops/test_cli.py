@@ -178,3 +178,65 @@ async def test_serve_runs_the_example_and_stops_on_sigterm(workers: str) -> None
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+UPSTREAMS = textwrap.dedent(
+    """
+    upstreams:
+      - issuer: https://login.example
+        secrets: [{value: "0123456789abcdef0123456789abcdef"}]
+      - name: idp
+        issuer: https://idp.example/
+        cookie: idp_token
+        algorithms: [RS256]
+        discovery_url: https://idp.example/.well-known/openid-configuration
+    targets:
+      chat: {type: zendesk_chat, secret: {value: "0123456789abcdef0123456789abcdef"}}
+    """
+)
+
+
+def test_check_config_lists_each_login_system(tmp_path: Path) -> None:
+    path = tmp_path / "systems.yaml"
+    path.write_text(UPSTREAMS)
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "upstream upstream-1: HS256, cookie 'token', issuer 'https://login.example'" in (
+        result.stdout
+    )
+    assert "upstream idp: RS256, cookie 'idp_token', issuer 'https://idp.example/'" in result.stdout
+
+
+CONFUSABLE = textwrap.dedent(
+    """
+    upstreams:
+      - issuer: https://login.example
+        secrets: [{value: "0123456789abcdef0123456789abcdef"}]
+      - issuer: https://login.example
+        cookie: other
+      - cookie: third
+        secrets: [{value: "0123456789abcdef0123456789abcdef"}]
+    targets:
+      chat: {type: zendesk_chat, secret: {value: "0123456789abcdef0123456789abcdef"}}
+    """
+)
+
+
+def test_check_config_refuses_confusable_login_systems(tmp_path: Path) -> None:
+    path = tmp_path / "systems.yaml"
+    path.write_text(CONFUSABLE)
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 2
+    assert "upstreams.1.secrets: HS algorithms need at least one secret" in result.stderr
+    assert "upstreams.2.issuer: Field required" in result.stderr
+    # once each entry is valid, one issuer twice is refused too
+    path.write_text(
+        CONFUSABLE.replace(
+            "    cookie: other\n",
+            "    cookie: other\n"
+            + ('    secrets: [{value: "0123456789abcdef0123456789abcdef"}]\n'),
+        ).replace("  - cookie: third\n", "  - cookie: third\n    issuer: https://third.example\n")
+    )
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 2
+    assert "upstreams: entries 0 and 1 have the same issuer" in result.stderr

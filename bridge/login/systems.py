@@ -1,0 +1,124 @@
+"""Several login systems at once: each token is verified by the one system its ``iss`` names.
+
+Each system is a :class:`~bridge.login.verifier.Verifier` with its own algorithms, secrets or
+keys, claims and cache. A token goes through the strict layer once, with every system's
+algorithms allowed; its ``iss`` (an exact string comparison with each system's ``issuer``)
+then picks the one system that may check it, and only that system's algorithms and keys are
+tried. So an HS secret of one system never vouches for another system's token, an RS key never
+meets an HS system's token, and a token whose ``iss`` names no system is invalid, whatever
+signs it.
+
+With one system (``upstream``) every token goes to it, exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+
+from bridge.errors import TokenError, TokenInvalid, TokenMissing
+from bridge.login.cookies import read_cookie
+from bridge.login.identity import Identity
+from bridge.login.jws import parse_compact
+from bridge.login.keysets import KeySet
+from bridge.login.verifier import Verifier
+
+__all__ = ["LoginSystems"]
+
+
+class LoginSystems:
+    """The configured login systems, as one verifier: :meth:`verify` and :attr:`ready`."""
+
+    def __init__(self, verifiers: Sequence[Verifier], issuers: Sequence[str | None]) -> None:
+        if not verifiers or len(verifiers) != len(issuers):
+            raise ValueError("one issuer per login system, and at least one system")
+        self._verifiers = tuple(verifiers)
+        self._only = verifiers[0] if len(verifiers) == 1 else None
+        by_issuer: dict[str, Verifier] = {}
+        for verifier, issuer in zip(verifiers, issuers, strict=True):
+            if self._only is None and issuer is None:
+                raise ValueError("with several login systems, each needs an issuer")
+            if issuer is not None and by_issuer.setdefault(issuer, verifier) is not verifier:
+                raise ValueError("two login systems have the same issuer")
+        self._by_issuer = by_issuer
+        self._algorithms = frozenset().union(*(v.algorithms for v in verifiers))
+        self._max_token = max(v.max_token_bytes for v in verifiers)
+        self._cookies = tuple(dict.fromkeys(verifier.cookie for verifier in verifiers))
+
+    @property
+    def systems(self) -> tuple[Verifier, ...]:
+        return self._verifiers
+
+    @property
+    def keysets(self) -> list[KeySet]:
+        """The published key sets of the RS/PS/ES systems."""
+        return [v.keyset for v in self._verifiers if v.keyset is not None]
+
+    @property
+    def ready(self) -> bool:
+        """Whether every RS/PS/ES system has obtained its keys at least once."""
+        return all(verifier.ready for verifier in self._verifiers)
+
+    async def warm_up(self, *, retry: float = 5.0) -> None:
+        """Fetch the keys of every system that has none yet, again every ``retry`` seconds
+        until each has them: so that an instance becomes ready before its first request."""
+        while True:
+            pending = [keyset for keyset in self.keysets if not keyset.loaded]
+            if not pending:
+                return
+            await asyncio.gather(*(keyset.load() for keyset in pending))
+            if all(keyset.loaded for keyset in pending):
+                return
+            await asyncio.sleep(retry)
+
+    @property
+    def cookies(self) -> tuple[str, ...]:
+        """The systems' cookie names, each once, in the configured order."""
+        return self._cookies
+
+    async def verify(self, token: str, *, cookie: str | None = None) -> Identity:
+        """The identity in ``token``, verified by the system its ``iss`` names; raise
+        ``TokenInvalid``, ``SubjectMissing`` or ``KeysUnavailable`` as that system does.
+
+        With ``cookie`` (the cookie the token came in), that system must use that cookie.
+        """
+        if self._only is not None:
+            return await self._only.verify(token)
+        for verifier in self._verifiers:  # a few dict look-ups: the token string is the key
+            identity = verifier.cached_identity(token)
+            if identity is not None:
+                if cookie is not None and verifier.cookie != cookie:
+                    raise TokenInvalid(reason="wrong_cookie")
+                return identity
+        parsed = parse_compact(token, algorithms=self._algorithms, max_bytes=self._max_token)
+        iss = parsed.payload.get("iss")
+        system = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        if system is None:
+            raise TokenInvalid(reason="unknown_iss")
+        if cookie is not None and system.cookie != cookie:
+            raise TokenInvalid(reason="wrong_cookie")
+        return await system.verify_parsed(token, parsed)
+
+
+async def verify_cookies(systems: LoginSystems, cookie_headers: Iterable[str]) -> Identity:
+    """The identity in the first of the systems' cookies that verifies, each checked by a
+    system that uses that cookie.
+
+    Each name is read as :func:`~bridge.login.cookies.read_cookie` does (two different values
+    under one name are refused). Cookies are tried in the configured order; when none
+    verifies, the first one's refusal is raised (:class:`TokenMissing` when none is there).
+    """
+    names = systems.cookies
+    if len(names) == 1:  # the usual case, on the hot path
+        return await systems.verify(read_cookie(cookie_headers, names[0]), cookie=names[0])
+    headers = tuple(cookie_headers)
+    first: TokenError | None = None
+    for name in names:
+        try:
+            return await systems.verify(read_cookie(headers, name), cookie=name)
+        except TokenMissing:
+            continue
+        except TokenError as exc:
+            if first is None:
+                first = exc
+    raise first if first is not None else TokenMissing()
