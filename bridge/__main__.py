@@ -53,9 +53,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     upstream = settings.upstream
     print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
     for name, signer in signers.items():
-        note = " (clamped to the vendor's limit)" if signer.clamped else ""
         default = " [default]" if name == settings.default else ""
-        print(f"  target {name}: {signer.type}, ttl {signer.ttl}s{note}{default}")
+        print(f"  target {name}: {signer.summary()}{default}")
     mode = settings.redis.mode
     print(f"  cache: {'in-process' if mode == 'memory' else f'redis ({mode})'}")
     return EXIT_OK

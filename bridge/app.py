@@ -4,7 +4,7 @@ It does no I/O. What needs the event loop is built at start-up by one ``cleanup_
 (:func:`_resources`), in dependency order, and closed once at shutdown in the reverse order:
 
     HTTP session -> Redis (one client, when configured) -> cache and rate limits
-    -> login verifier (and its key set) -> Zendesk lookups -> staff authentication
+    -> brokers -> login verifier (and its key set) -> Zendesk lookups -> staff authentication
 
 Every route is registered from one table (:func:`_routes`). The handlers are small objects
 built here; the start-up context hands them what they use (``bind``), so no handler reads the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -44,6 +44,7 @@ from bridge.redis import SharedRedis
 from bridge.settings import Settings, demo_problems
 from bridge.staff import StaffAuth
 from bridge.state import DRAINING
+from bridge.targets.base import Broker, BrokerResources, Signer
 from bridge.targets.registry import build_signers
 from bridge.zendesk.client import chat_client, support_client
 from bridge.zendesk.users import LoginUserLookup
@@ -106,8 +107,11 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
     return routes
 
 
-def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The start-up context: every resource, in dependency order, handed to the handlers."""
+def _resources(
+    settings: Settings, h: Handlers, signers: Mapping[str, Signer]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The start-up context: every resource, in dependency order, handed to the handlers
+    (and to the brokers, the targets whose vendor issues the credential)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         metrics = h.metrics
@@ -128,6 +132,10 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
                 redis, prefix=settings.redis.key_prefix, max_entries=settings.cache.max_entries
             )
             limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
+            for signer in signers.values():
+                if isinstance(signer, Broker):
+                    signer.bind(BrokerResources(session, cache, metrics))
+                    stack.push_async_callback(signer.close)
 
             upstream = settings.upstream
             keyset = None
@@ -248,7 +256,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors_routes.append(added)
 
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
-    app.cleanup_ctx.append(_resources(settings, handlers))
+    app.cleanup_ctx.append(_resources(settings, handlers, signers))
     config = settings.metrics
     if metrics is not None and config.port is not None:
         app.cleanup_ctx.append(
