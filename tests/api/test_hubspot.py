@@ -291,3 +291,27 @@ async def test_the_access_token_and_hubspot_token_never_reach_the_logs(
     assert ACCESS_TOKEN not in text
     assert "hs-token-1" not in text
     assert "vendor_401" in text  # the refusal was logged, by its reason only
+
+
+async def test_the_development_stand_in_serves_the_gateway_like_hubspot(
+    make_client: ClientFactory, aiohttp_server: Any
+) -> None:
+    from bridge.targets.hubspot_dev import ACCESS_TOKEN as DEV_TOKEN
+    from bridge.targets.hubspot_dev import create_dev_app
+
+    server = await aiohttp_server(create_dev_app())
+    data = config()
+    data["targets"]["hubspot"] = {
+        "type": "hubspot",
+        "access_token": {"value": DEV_TOKEN},
+        "api_base_url": str(server.make_url("/")).rstrip("/"),
+    }
+    client = await make_client(parse_settings(data, environ={}))
+    status, body, _ = await token(client)
+    assert status == 200
+    assert body["token"].startswith("dev-hs-")
+    assert (await token(client))[1]["token"] == body["token"]  # reused
+    data["targets"]["hubspot"]["access_token"] = {"value": "pat-wrong"}
+    wrong = await make_client(parse_settings(data, environ={}))
+    status, body, _ = await token(wrong)
+    assert (status, body["code"]) == (502, "vendor_auth_failed")
