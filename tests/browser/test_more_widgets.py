@@ -186,3 +186,32 @@ async def test_hubspot_sets_the_identification_then_loads_the_widget(
     assert options == {"resetWidget": True}
     assert result["email"] == EMAIL
     assert fake_hubspot.calls == 1  # the second page call reused HubSpot's token
+
+
+async def test_the_demo_page_has_a_passing_card_for_each_new_target(
+    make_stage: MakeStage, fake_hubspot: FakeHubSpot
+) -> None:
+    from tests.browser.test_pages import DEMO, DEV_SUB, cards
+
+    stage = await make_stage(demo=DEMO, targets=targets(fake_hubspot.url))
+    page = await stage.open(stage.gateway + "/demo", signed_in=False)
+    await page.click("#signin-button")
+    await page.wait_for_function(
+        """() => {
+            const all = [...document.querySelectorAll("article.target")];
+            return all.length === 10 && all.every((c) => c.dataset.state === "ok");
+        }"""
+    )
+    shown = await cards(page)
+    for name in ("intercom", "crisp", "helpscout", "front", "intercom_legacy", "hubspot"):
+        assert shown[name]["rules"], name
+        assert all(kind == "pass" for kind, _ in shown[name]["rules"]), shown[name]["rules"]
+    assert shown["intercom"]["header"] == {"alg": "HS256", "typ": "JWT"}
+    assert shown["intercom"]["claims"]["user_id"] == DEV_SUB
+    email = shown["crisp"]["claims"]["identifier"]
+    assert shown["crisp"]["claims"]["token"] == hexmac("crisp", email)
+    assert shown["crisp"]["claims"]["expires_at"] is None
+    assert shown["intercom_legacy"]["claims"]["identifier"] == DEV_SUB
+    assert shown["hubspot"]["claims"]["token"] == "hs-token-1"
+    assert shown["hubspot"]["claims"]["email"] == email
+    assert stage.page_errors == []
