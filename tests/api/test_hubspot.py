@@ -29,7 +29,13 @@ def hubspot_settings(fake: FakeHubSpot, *, redis_url: str | None = None, **targe
         **target,
     }
     if redis_url is not None:
-        data["redis"] = {"url": redis_url, "key_prefix": unique_prefix()}
+        # generous timeouts: on a busy machine a slow Redis would fail open (more calls)
+        data["redis"] = {
+            "url": redis_url,
+            "key_prefix": unique_prefix(),
+            "socket_timeout": 5,
+            "connect_timeout": 5,
+        }
     return parse_settings(data, environ={})
 
 
