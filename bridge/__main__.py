@@ -58,9 +58,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"  upstream {login}: {', '.join(entry.algorithms)}, cookie {entry.cookie!r}, "
                   f"issuer {entry.issuer!r}")  # fmt: skip
     for name, signer in signers.items():
-        note = " (clamped to the vendor's limit)" if signer.clamped else ""
         default = " [default]" if name == settings.default else ""
-        print(f"  target {name}: {signer.type}, ttl {signer.ttl}s{note}{default}")
+        print(f"  target {name}: {signer.summary()}{default}")
     mode = settings.redis.mode
     print(f"  cache: {'in-process' if mode == 'memory' else f'redis ({mode})'}")
     return EXIT_OK

@@ -4,8 +4,8 @@ It does no I/O. What needs the event loop is built at start-up by one ``cleanup_
 (:func:`_resources`), in dependency order, and closed once at shutdown in the reverse order:
 
     HTTP session -> Redis (one client, when configured) -> cache and rate limits
-    -> login verifiers (one per login system, with its key set) -> Zendesk lookups
-    -> staff authentication
+    -> brokers -> login verifiers (one per login system, with its key set)
+    -> Zendesk lookups -> staff authentication
 
 Every route is registered from one table (:func:`_routes`). The handlers are small objects
 built here; the start-up context hands them what they use (``bind``), so no handler reads the
@@ -19,7 +19,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -48,6 +48,7 @@ from bridge.redis import SharedRedis
 from bridge.settings import Settings, demo_problems
 from bridge.staff import StaffAuth
 from bridge.state import DRAINING
+from bridge.targets.base import Broker, BrokerResources, Signer
 from bridge.targets.registry import build_signers
 from bridge.zendesk.client import chat_client, support_client
 from bridge.zendesk.users import LoginUserLookup
@@ -136,8 +137,11 @@ def login_systems(settings: Settings, session: aiohttp.ClientSession) -> LoginSy
     return LoginSystems(verifiers, [upstream.issuer for _, upstream in settings.logins])
 
 
-def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The start-up context: every resource, in dependency order, handed to the handlers."""
+def _resources(
+    settings: Settings, h: Handlers, signers: Mapping[str, Signer]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The start-up context: every resource, in dependency order, handed to the handlers
+    (and to the brokers, the targets whose vendor issues the credential)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         metrics = h.metrics
@@ -158,6 +162,10 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
                 redis, prefix=settings.redis.key_prefix, max_entries=settings.cache.max_entries
             )
             limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
+            for signer in signers.values():
+                if isinstance(signer, Broker):
+                    signer.bind(BrokerResources(session, cache, metrics))
+                    stack.push_async_callback(signer.close)
 
             verifier = login_systems(settings, session)
             warm_up = asyncio.create_task(verifier.warm_up())  # keys before the first request
@@ -273,7 +281,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors_routes.append(added)
 
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
-    app.cleanup_ctx.append(_resources(settings, handlers))
+    app.cleanup_ctx.append(_resources(settings, handlers, signers))
     config = settings.metrics
     if metrics is not None and config.port is not None:
         app.cleanup_ctx.append(

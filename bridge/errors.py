@@ -23,7 +23,7 @@ come back later.
     ├── DemoRefused                 403        the demo answers local direct requests only
     ├── InvalidDemoUser             400
     ├── UnsupportedMediaType        415
-    └── VendorError                            Zendesk (or another vendor) misbehaved
+    └── VendorError                            a vendor API (Zendesk, HubSpot) misbehaved
         ├── VendorBadResponse       502
         │   └── VendorAuthFailed    502        the vendor refused the gateway's credentials
         ├── VendorUnavailable       503        (``retry_after`` seconds when known)
@@ -190,37 +190,37 @@ class UnsupportedMediaType(BridgeError):
 
 
 class VendorError(BridgeError):
-    """A vendor API (Zendesk) did not give a usable answer."""
+    """A vendor API (Zendesk, HubSpot) did not give a usable answer."""
 
 
 class VendorBadResponse(VendorError):
     status = 502
     code = "vendor_bad_response"
-    description = "Zendesk gave an unusable answer"
+    description = "The vendor gave an unusable answer"
 
 
 class VendorAuthFailed(VendorBadResponse):
     code = "vendor_auth_failed"
-    description = "Zendesk refused the gateway's API credentials"
+    description = "The vendor refused the gateway's API credentials"
 
 
 class VendorUnavailable(VendorError):
     status = 503
     code = "vendor_unavailable"
-    description = "Zendesk is unavailable"
+    description = "The vendor is unavailable"
 
 
 class VendorRateLimited(VendorUnavailable):
     code = "vendor_rate_limited"
-    description = "Zendesk is rate limiting the gateway"
+    description = "The vendor is rate limiting the gateway"
 
 
 class CircuitOpen(VendorUnavailable):
     code = "vendor_circuit_open"
-    description = "Zendesk is failing; the gateway is not calling it for a while"
+    description = "The vendor is failing; the gateway is not calling it for a while"
 
 
 class VendorTimeout(VendorError):
     status = 504
     code = "vendor_timeout"
-    description = "Zendesk did not answer in time"
+    description = "The vendor did not answer in time"

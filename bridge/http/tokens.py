@@ -5,8 +5,9 @@
 
 A request reads top to bottom: Fetch Metadata -> the client's address -> the login cookies
 (each login system's) -> ``LoginSystems.verify`` -> :class:`~bridge.login.identity.Identity`
--> the address and subject limits -> ``signer.sign(identity)`` -> JSON. A failed login token
-counts against the address limit only (and may be a 429).
+-> the address and subject limits -> ``signer.sign(identity)`` (or, for a broker,
+``await broker.obtain(identity)``) -> JSON. A failed login token counts against the address
+limit only (and may be a 429).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
 from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
 from bridge.ratelimit import RateLimits
 from bridge.state import LOGIN, SUBJECT, TARGET
-from bridge.targets.base import MintedToken, Signer
+from bridge.targets.base import Broker, MintedToken, Signer
 
 JWT_CONTENT_TYPE = "application/jwt"
 JSON_CONTENT_TYPE = "application/json"
 
-Answer = Callable[[web.Request, str, MintedToken], web.Response]
+Answer = Callable[[web.Request, Signer, MintedToken], web.Response]
 
 
 def json_response(body: object) -> web.Response:
@@ -42,16 +43,20 @@ def _wants_jwt(request: web.Request) -> bool:
     return any(part.split(";")[0].strip().lower() == JWT_CONTENT_TYPE for part in accept.split(","))
 
 
-def _xsolla_answer(request: web.Request, target: str, minted: MintedToken) -> web.Response:
+def _xsolla_answer(request: web.Request, signer: Signer, minted: MintedToken) -> web.Response:
     """Xsolla-compatible: ``{"token": ...}``."""
     return json_response({"token": minted.token})
 
 
-def _target_answer(request: web.Request, target: str, minted: MintedToken) -> web.Response:
-    """The token as JSON with its target and expiry or, on request, as ``application/jwt``."""
-    if _wants_jwt(request):
+def _target_answer(request: web.Request, signer: Signer, minted: MintedToken) -> web.Response:
+    """The token as JSON with its target and expiry (and what the vendor's credential says
+    besides) or, on request, a JWT alone as ``application/jwt``."""
+    if signer.issues_jwt and _wants_jwt(request):
         return web.Response(text=minted.token, content_type=JWT_CONTENT_TYPE)
-    return json_response({"token": minted.token, "target": target, "expires_at": minted.expires_at})
+    body = {"token": minted.token, "target": signer.name, "expires_at": minted.expires_at}
+    if minted.extra:
+        body.update(minted.extra)
+    return json_response(body)
 
 
 class TokenHandlers:
@@ -105,6 +110,8 @@ class TokenHandlers:
             request[LOGIN] = identity.login
             # both limits in one check: one Redis round trip when they are shared
             await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
-            return answer(request, signer.name, signer.sign(identity))
+            if isinstance(signer, Broker):  # the vendor issues it: a call, through the cache
+                return answer(request, signer, await signer.obtain(identity))
+            return answer(request, signer, signer.sign(identity))
 
         return handle

@@ -23,6 +23,15 @@
  *   bridge.freshdesk({target})                  FreshworksWidget("authenticate", {token,
  *                                                 callback}), renewed before expiry
  *   bridge.zipchat({target})                    Zipchat.identify(jwt) once ready to identify
+ *   bridge.intercom({target, appId})            Intercom("boot", {app_id, intercom_user_jwt}),
+ *                                                 renewed with Intercom("update") before exp;
+ *                                                 an hmac_identity target boots with user_hash
+ *   bridge.hubspot({target})                    hsConversationsSettings {identificationEmail,
+ *                                                 identificationToken}, then widget.load()
+ *   bridge.crisp({target})                      $crisp.push(["set", "user:email",
+ *                                                 [email, signature]])
+ *   bridge.helpScout({target, name})            Beacon("identify", {name, email, signature})
+ *   bridge.frontChat({target, chatId})          FrontChat("init", {chatId, email, userHash})
  *
  * Each helper returns a handle whose logout() signs the visitor out of the widget.
  */
@@ -35,6 +44,11 @@
     zendeskMessaging: "zendesk-messaging",
     freshdesk: "freshdesk",
     zipchat: "zipchat",
+    intercom: "intercom",
+    hubspot: "hubspot",
+    crisp: "crisp",
+    helpScout: "helpscout",
+    frontChat: "front",
   };
 
   /** An error from the gateway, the network or a widget, readable by the page's code. */
@@ -160,11 +174,15 @@
         if (!body || typeof body.token !== "string") {
           throw new BridgeError("bad_response", "The gateway's answer holds no token", response.status);
         }
-        return {
+        const minted = {
           token: body.token,
           target: body.target || target,
           expiresAt: typeof body.expires_at === "number" ? body.expires_at : null,
         };
+        // what an HMAC signature was computed over, and whom HubSpot's token identifies
+        if (typeof body.identifier === "string") minted.identifier = body.identifier;
+        if (typeof body.email === "string") minted.email = body.email;
+        return minted;
       } finally {
         clearTimeout(timer);
       }
@@ -365,6 +383,154 @@
       return first;
     }
 
+    /** The signed value and its signature, from an hmac_identity target. */
+    async function signature(target) {
+      const minted = await token(target);
+      if (typeof minted.identifier !== "string") {
+        throw new BridgeError("bad_response", "Target " + target + " is not an hmac_identity target");
+      }
+      return minted;
+    }
+
+    /**
+     * Intercom Messenger. With an `intercom` target: boots with `intercom_user_jwt` and hands
+     * Intercom a new JWT (Intercom("update", ...)) `renewBeforeSeconds` (default 60) before
+     * `exp`, at most once per `minRenewSeconds` (default 30). With an `hmac_identity` target
+     * (vendor intercom_legacy): boots with `user_id` (or `email`, with identifiedBy: "email")
+     * and `user_hash`. `boot` adds other boot settings. Resolves with the handle after boot.
+     */
+    async function intercom(opts) {
+      opts = opts || {};
+      const target = opts.target || DEFAULT_TARGETS.intercom;
+      const Intercom = widget("Intercom", opts.Intercom, "The Intercom Messenger");
+      if (!opts.appId) throw new BridgeError("bad_option", "bridge.intercom needs appId");
+      const renewBefore = opts.renewBeforeSeconds == null ? 60 : opts.renewBeforeSeconds;
+      const minRenew = opts.minRenewSeconds == null ? 30 : opts.minRenewSeconds;
+      let timer = null;
+      let stopped = false;
+
+      function schedule(expiresAt) {
+        clearTimeout(timer);
+        if (stopped || !expiresAt) return;
+        const delay = Math.max(minRenew * 1000, (expiresAt - renewBefore) * 1000 - Date.now());
+        timer = setTimeout(renew, Math.min(delay, 0x7fffffff));
+      }
+
+      async function renew() {
+        try {
+          const minted = await token(target);
+          if (stopped) return;
+          Intercom("update", { intercom_user_jwt: minted.token });
+          schedule(minted.expiresAt);
+        } catch (err) {
+          report(err);
+        }
+      }
+
+      const minted = await token(target);
+      const settings = Object.assign({}, opts.boot || {}, { app_id: opts.appId });
+      if (typeof minted.identifier === "string") {
+        settings[opts.identifiedBy === "email" ? "email" : "user_id"] = minted.identifier;
+        settings.user_hash = minted.token;
+      } else {
+        settings.intercom_user_jwt = minted.token;
+      }
+      Intercom("boot", settings);
+      schedule(minted.expiresAt);
+      return {
+        renew: renew,
+        logout: function () {
+          stopped = true;
+          clearTimeout(timer);
+          Intercom("shutdown");
+        },
+      };
+    }
+
+    /**
+     * HubSpot chat. Sets window.hsConversationsSettings.identificationEmail and
+     * identificationToken (keeping the page's other settings), then loads the widget, or
+     * refreshes it when it is already loaded. HubSpot's script reads the settings when it
+     * starts: set `loadImmediately: false` in them so the widget waits for this call. When
+     * the script has not started yet, the load waits for hsConversationsOnReady.
+     * Resolves with the handle once the settings are in place.
+     */
+    async function hubspot(opts) {
+      opts = opts || {};
+      const target = opts.target || DEFAULT_TARGETS.hubspot;
+      const minted = await token(target);
+      const settings = (root.hsConversationsSettings = root.hsConversationsSettings || {});
+      settings.identificationEmail = minted.email;
+      settings.identificationToken = minted.token;
+
+      function load() {
+        const conversations = opts.HubSpotConversations || root.HubSpotConversations;
+        const status = conversations.widget.status ? conversations.widget.status() : null;
+        if (status && status.loaded) conversations.widget.refresh();
+        else conversations.widget.load();
+      }
+
+      if (opts.HubSpotConversations || root.HubSpotConversations) load();
+      else (root.hsConversationsOnReady = root.hsConversationsOnReady || []).push(load);
+      return {
+        email: minted.email,
+        expiresAt: minted.expiresAt,
+        logout: function () {
+          delete settings.identificationEmail;
+          delete settings.identificationToken;
+          const conversations = opts.HubSpotConversations || root.HubSpotConversations;
+          if (conversations) conversations.clear({ resetWidget: true });
+        },
+      };
+    }
+
+    /** Crisp chatbox: the verified email, with its signature. Works before Crisp loads. */
+    async function crisp(opts) {
+      opts = opts || {};
+      const minted = await signature(opts.target || DEFAULT_TARGETS.crisp);
+      const queue = opts.$crisp || (root.$crisp = root.$crisp || []);
+      queue.push(["set", "user:email", [minted.identifier, minted.token]]);
+      return {
+        logout: function () {
+          queue.push(["do", "session:reset"]);
+        },
+      };
+    }
+
+    /** Help Scout Beacon in secure mode: identify with the email and its signature. */
+    async function helpScout(opts) {
+      opts = opts || {};
+      const Beacon = widget("Beacon", opts.Beacon, "Help Scout's Beacon");
+      const minted = await signature(opts.target || DEFAULT_TARGETS.helpScout);
+      const identity = { email: minted.identifier, signature: minted.token };
+      if (opts.name) identity.name = opts.name;
+      Beacon("identify", identity);
+      return {
+        logout: function () {
+          Beacon("logout", { endActiveChat: true });
+        },
+      };
+    }
+
+    /** Front Chat: init with the verified email and its user hash. `init` adds options. */
+    async function frontChat(opts) {
+      opts = opts || {};
+      const FrontChat = widget("FrontChat", opts.FrontChat, "Front Chat");
+      if (!opts.chatId) throw new BridgeError("bad_option", "bridge.frontChat needs chatId");
+      const minted = await signature(opts.target || DEFAULT_TARGETS.frontChat);
+      const settings = Object.assign({ useDefaultLauncher: true }, opts.init || {}, {
+        chatId: opts.chatId,
+        email: minted.identifier,
+        userHash: minted.token,
+      });
+      FrontChat("init", settings);
+      return {
+        logout: function () {
+          FrontChat("shutdown", { clearSession: true });
+        },
+      };
+    }
+
     return {
       gateway: gateway,
       token: token,
@@ -373,6 +539,11 @@
       zendeskMessaging: zendeskMessaging,
       freshdesk: freshdesk,
       zipchat: zipchat,
+      intercom: intercom,
+      hubspot: hubspot,
+      crisp: crisp,
+      helpScout: helpScout,
+      frontChat: frontChat,
     };
   }
 

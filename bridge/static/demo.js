@@ -50,11 +50,37 @@
     ],
   };
 
+  RULES.intercom = [
+    ["HS256 with typ JWT", (h) => h.alg === "HS256" && h.typ === "JWT"],
+    ["user_id present (Intercom refuses a token without it)", (h, c) => present(c.user_id)],
+    ["exp in seconds, in the future, at most a day ahead",
+      (h, c, now) => isSeconds(c.exp) && c.exp > now - SKEW && c.exp - now <= 86400 + SKEW],
+  ];
+
+  /** The rules of the credentials that are not JWTs: [text, check(minted, now)]. */
+  const PLAIN_RULES = {
+    hmac_identity: [
+      ["64 lowercase hex digits (HMAC-SHA256)", (m) => /^[0-9a-f]{64}$/.test(m.token)],
+      ["the signed identifier comes with it", (m) => present(m.identifier)],
+      ["never expires (expires_at is null): keep it out of caches and logs",
+        (m) => m.expiresAt === null],
+    ],
+    hubspot: [
+      ["a token issued by HubSpot", (m) => present(m.token)],
+      ["the email it identifies comes with it", (m) => present(m.email)],
+      ["reused at most until HubSpot's 12 hours end",
+        (m, now) => isSeconds(m.expiresAt) && m.expiresAt > now - SKEW && m.expiresAt - now <= 43200],
+    ],
+  };
+
   const VENDOR = {
     zendesk_chat: "Zendesk Chat",
     zendesk_messaging: "Zendesk Messaging",
     freshdesk: "Freshdesk",
     zipchat: "Zipchat",
+    intercom: "Intercom",
+    hmac_identity: "HMAC identity",
+    hubspot: "HubSpot",
   };
 
   function el(tag, attrs, children) {
@@ -84,21 +110,53 @@
     ]);
   }
 
-  function showToken(node, target, minted) {
-    const { header, payload } = Bridge.decodeJwt(minted.token);
-    const now = Math.floor(Date.now() / 1000);
-    const rules = (RULES[target.type] || []).map(([text, check]) => {
+  function checked(list, args) {
+    return list.map(([text, check]) => {
       let ok = false;
       try {
-        ok = Boolean(check(header, payload, now));
+        ok = Boolean(check(...args));
       } catch (ignored) {
         ok = false;
       }
       return el("li", { class: ok ? "pass" : "fail", text: text });
     });
+  }
+
+  function verdict(node, rules) {
     const allPass = rules.every((li) => li.className === "pass");
     node.dataset.state = allPass ? "ok" : "rule-failed";
     node.querySelector(".verdict").textContent = allPass ? "✓ meets the vendor's rules" : "✗ breaks a rule";
+  }
+
+  /** A credential that is not a JWT: an HMAC signature or HubSpot's token. */
+  function showPlain(node, target, minted, now) {
+    const rules = checked(PLAIN_RULES[target.type], [minted, now]);
+    verdict(node, rules);
+    const shown = { token: minted.token, expires_at: minted.expiresAt };
+    if ("identifier" in minted) shown.identifier = minted.identifier;
+    if ("email" in minted) shown.email = minted.email;
+    const reuse = minted.expiresAt ? `reused until ${clock(minted.expiresAt)}` : "no expiry";
+    node.append(
+      el("div", { class: "columns" }, [
+        el("div", {}, [
+          el("h4", { text: "Vendor rules" }),
+          el("ul", { class: "rules" }, rules),
+        ]),
+        el("div", {}, [
+          el("h4", { text: "Answer" }),
+          el("pre", { class: "jwt-claims", text: JSON.stringify(shown, null, 2) }),
+          el("p", { class: "hint", text: reuse }),
+        ]),
+      ])
+    );
+  }
+
+  function showToken(node, target, minted) {
+    const now = Math.floor(Date.now() / 1000);
+    if (PLAIN_RULES[target.type]) return showPlain(node, target, minted, now);
+    const { header, payload } = Bridge.decodeJwt(minted.token);
+    const rules = checked(RULES[target.type] || [], [header, payload, now]);
+    verdict(node, rules);
     const expires = minted.expiresAt ? `expires ${clock(minted.expiresAt)} (in ${minted.expiresAt - now} s)` : "";
     node.append(
       el("div", { class: "columns" }, [
@@ -124,6 +182,9 @@
     "00-02": "The login token has no sub.",
     "00-03": "This vendor needs an email, and the signed-in user has none.",
     network_error: "The gateway could not be reached.",
+    vendor_auth_failed: "The vendor refused the gateway's API token: check the target's access_token.",
+    vendor_unavailable: "The vendor's API is unavailable: try again shortly.",
+    vendor_timeout: "The vendor's API did not answer in time.",
   };
 
   function showError(node, err) {

@@ -21,7 +21,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 from pydantic import Field
@@ -30,6 +30,12 @@ from bridge.errors import EmailMissing
 from bridge.login.identity import Identity
 from bridge.settings.base import ClaimName, Model, Secret
 
+if TYPE_CHECKING:  # the settings package imports the targets: these would come back round
+    import aiohttp
+
+    from bridge.cache import Cache
+    from bridge.metrics import Metrics
+
 Clock = Callable[[], float]
 
 
@@ -37,6 +43,8 @@ Clock = Callable[[], float]
 class MintedToken:
     token: str
     expires_at: int | None
+    #: more members of the ``/v1/targets/{name}/token`` answer (e.g. what was signed)
+    extra: Mapping[str, str] | None = None
 
 
 def b64url(data: bytes) -> bytes:
@@ -55,13 +63,18 @@ def payload_segment(claims: Mapping[str, Any]) -> bytes:
 class Signer(ABC):
     """Turns a verified login :class:`Identity` into one vendor's token.
 
-    Every call signs anew with the current time: nothing is reused between calls.
+    Every call signs anew with the current time: nothing is reused between calls. A vendor
+    that signs its credentials itself is a :class:`Broker` instead.
     """
 
     type: ClassVar[str]
     default_ttl: ClassVar[int]
     max_ttl: ClassVar[int]
     needs_email: ClassVar[bool]
+    #: False for credentials without an expiry (``ttl`` then means nothing)
+    expires: ClassVar[bool] = True
+    #: the credential is a JWT (``Accept: application/jwt`` may ask for it bare)
+    issues_jwt: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -102,6 +115,11 @@ class Signer(ABC):
         """The public key to publish, for asymmetric signers."""
         return None
 
+    def summary(self) -> str:
+        """One line for ``bridge check-config``: the type and the vendor's rules as applied."""
+        note = " (clamped to the vendor's limit)" if self.clamped else ""
+        return f"{self.type}, ttl {self.ttl}s{note}"
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, ttl={self.ttl})"
 
@@ -130,6 +148,45 @@ class HmacJwtSigner(Signer):
         mac = self._keyed.copy()
         mac.update(signing_input)
         return (signing_input + b"." + b64url(mac.digest())).decode("ascii")
+
+
+@dataclass(frozen=True)
+class BrokerResources:
+    """What a broker needs once the event loop runs (built by the start-up context)."""
+
+    session: aiohttp.ClientSession
+    cache: Cache
+    metrics: Metrics | None
+
+
+class Broker(Signer):
+    """A target whose credential the vendor issues: :meth:`obtain` asks the vendor's API
+    (through a cache) instead of signing. :meth:`bind` hands it the HTTP session and the
+    cache at start-up, before any request; :meth:`close` ends its flights at shutdown.
+
+    ``sign`` is refused: the token handler awaits :meth:`obtain` for a broker, and calls the
+    local signers' ``sign`` directly, so their path has no extra ``await``.
+    """
+
+    def sign(self, identity: Identity) -> MintedToken:
+        raise TypeError(f"{type(self).__name__} is a broker: await obtain() instead")
+
+    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+        raise TypeError(f"{type(self).__name__} is a broker: the vendor signs")
+
+    def _encode(self, claims: dict[str, Any]) -> str:
+        raise TypeError(f"{type(self).__name__} is a broker: the vendor signs")
+
+    @abstractmethod
+    def bind(self, resources: BrokerResources) -> None:
+        """Set up the vendor client and the cache; called once at start-up."""
+
+    @abstractmethod
+    async def obtain(self, identity: Identity) -> MintedToken:
+        """The vendor's credential for ``identity``, from the cache or the vendor."""
+
+    async def close(self) -> None:
+        """End what is in flight (at shutdown)."""
 
 
 class TargetSettings(Model):

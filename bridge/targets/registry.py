@@ -9,6 +9,9 @@ zendesk_messaging    HS256  scope="user", external_id, name, email, exp         
 freshdesk            HS256  name, email, exp                                    3600 s    7200 s
 zipchat              RS256  email, first_name, last_name, additional_attributes 3600 s    3600 s
                             iat, exp; header ``kid``
+intercom             HS256  user_id, email, chosen user attributes, exp         3600 s    1 day
+hmac_identity        hex    HMAC-SHA256 of the email (or ``sub``)               none      none
+hubspot              --     HubSpot's own token, reused per user                42300 s   42300 s
 ===================  =====  ==================================================  ========  ======
 
 A configured ``ttl`` above the limit is clamped to it (``Signer.clamped`` says so, and
@@ -25,13 +28,22 @@ from pydantic import Field
 
 from bridge.targets.base import Clock, Signer, TargetSettings
 from bridge.targets.freshdesk import FreshdeskTarget
+from bridge.targets.hmac_identity import HmacIdentityTarget
+from bridge.targets.hubspot import HubSpotTarget
+from bridge.targets.intercom import IntercomTarget
 from bridge.targets.zendesk_chat import ZendeskChatTarget
 from bridge.targets.zendesk_messaging import ZendeskMessagingTarget
 from bridge.targets.zipchat import ZipchatTarget
 
 #: one entry of ``targets:``, told apart by its ``type``
 Target = Annotated[
-    ZendeskChatTarget | ZendeskMessagingTarget | FreshdeskTarget | ZipchatTarget,
+    ZendeskChatTarget
+    | ZendeskMessagingTarget
+    | FreshdeskTarget
+    | ZipchatTarget
+    | IntercomTarget
+    | HmacIdentityTarget
+    | HubSpotTarget,
     Field(discriminator="type"),
 ]
 

@@ -1,9 +1,10 @@
 r"""The resilient JSON client for a vendor API, and the two Zendesk clients built from settings.
 
-:class:`VendorClient` ``GET``\s JSON with one overall deadline per call, retries with jittered
-exponential backoff only for 429/502/503/504 and connection errors, ``Retry-After`` honoured
-when it fits the deadline, a :class:`~bridge.zendesk.breaker.CircuitBreaker`, no redirects, a
-body size cap and strict JSON. Its answers, as errors from :mod:`bridge.errors`::
+:class:`VendorClient` ``GET``\s (or ``POST``\s) JSON with one overall deadline per call,
+retries with jittered exponential backoff only for 429/502/503/504 and connection errors,
+``Retry-After`` honoured when it fits the deadline, a
+:class:`~bridge.zendesk.breaker.CircuitBreaker`, no redirects, a body size cap and strict JSON.
+Its answers, as errors from :mod:`bridge.errors`::
 
     NotFound                     404  (plain: the caller decides what a 404 means)
     VendorBadResponse            502  redirect, oversized/non-JSON/malformed body, other status
@@ -24,6 +25,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -49,6 +51,20 @@ Sleep = Callable[[float], Awaitable[None]]
 
 #: statuses worth another try (besides connection errors)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: answers whose body is the result, by method
+_OK = {"GET": frozenset({200}), "POST": frozenset({200, 201})}
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    method: str
+    url: str
+    params: Mapping[str, str] | None
+    data: bytes | None
+
+    @property
+    def ok(self) -> frozenset[int]:
+        return _OK[self.method]
 
 
 class _Retry(Exception):
@@ -132,9 +148,24 @@ class VendorClient:
         ``path`` must already be quoted. A 404 raises :class:`NotFound` (plain, for the
         caller to interpret); everything else as in the module docstring.
         """
+        return await self._call("GET", path, params, None, deadline_at)
+
+    async def post_json(self, path: str, body: Any, *, deadline_at: float | None = None) -> Any:
+        """The parsed JSON of a 200 or 201 answer to ``POST {base_url}{path}`` with ``body``
+        as JSON. Only for calls that are safe to repeat (they are retried like ``GET``)."""
+        return await self._call("POST", path, None, json.dumps(body).encode(), deadline_at)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        data: bytes | None,
+        deadline_at: float | None,
+    ) -> Any:
         if deadline_at is None:
             deadline_at = self._clock() + self.deadline
-        url = self.base_url + path
+        request = _Request(method, self.base_url + path, params, data)
         attempt = 0
         while True:
             remaining = deadline_at - self._clock()
@@ -142,7 +173,7 @@ class VendorClient:
                 raise VendorTimeout(reason="deadline")
             self.breaker.check()
             try:
-                return await self._attempt(url, params, remaining)
+                return await self._attempt(request, remaining)
             except _Retry as retry:
                 attempt += 1
                 delay = self._backoff(attempt)
@@ -162,19 +193,19 @@ class VendorClient:
         step: float = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         return step / 2 + self._jitter() * step / 2
 
-    async def _attempt(self, url: str, params: Mapping[str, str] | None, remaining: float) -> Any:
+    async def _attempt(self, request: _Request, remaining: float) -> Any:
         outcome: Literal["success", "failure", "none"] = "none"
         try:
             async with asyncio.timeout(remaining) as deadline:
                 try:
-                    status, headers, body = await self._request(url, params)
+                    status, headers, body = await self._request(request)
                 except TimeoutError:
                     if deadline.expired():
                         raise
                     self._count("timeout")
                     raise _Retry(VendorUnavailable(reason="socket_timeout"), None) from None
             self._count(status)
-            result = self._interpret(status, headers, body)
+            result = self._interpret(status, headers, body, ok=status in request.ok)
         except TimeoutError:
             outcome = "failure"
             self._count("timeout")
@@ -191,7 +222,7 @@ class VendorClient:
             self._count("connection_error")
             raise _Retry(VendorUnavailable(reason="connection_error"), None) from None
         except (VendorBadResponse, NotFound) as exc:
-            # a 404 or our own credentials refused: Zendesk is answering, so it is healthy
+            # a 404 or our own credentials refused: the vendor is answering, so it is healthy
             healthy = isinstance(exc, (NotFound, VendorAuthFailed))
             outcome = "success" if healthy else "failure"
             raise
@@ -210,14 +241,19 @@ class VendorClient:
         if self._metrics is not None:
             self._metrics.zendesk_answer(self.api, status)
 
-    async def _request(
-        self, url: str, params: Mapping[str, str] | None
-    ) -> tuple[int, CIMultiDictProxy[str], bytes | None]:
+    async def _request(self, request: _Request) -> tuple[int, CIMultiDictProxy[str], bytes | None]:
         headers = {"Authorization": self._authorization, "Accept": "application/json"}
-        async with self._session.get(
-            url, params=params, headers=headers, allow_redirects=False
+        if request.data is not None:
+            headers["Content-Type"] = "application/json"
+        async with self._session.request(
+            request.method,
+            request.url,
+            params=request.params,
+            data=request.data,
+            headers=headers,
+            allow_redirects=False,
         ) as response:
-            if response.status != 200:
+            if response.status not in request.ok:
                 return response.status, response.headers, None
             if response.content_length is not None and response.content_length > self._max_body:
                 raise VendorBadResponse(reason="body_too_large")
@@ -230,8 +266,10 @@ class VendorClient:
                 chunks.append(chunk)
             return response.status, response.headers, b"".join(chunks)
 
-    def _interpret(self, status: int, headers: CIMultiDictProxy[str], body: bytes | None) -> Any:
-        if status == 200:
+    def _interpret(
+        self, status: int, headers: CIMultiDictProxy[str], body: bytes | None, *, ok: bool
+    ) -> Any:
+        if ok:
             assert body is not None
             content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
             if content_type != "application/json" and not content_type.endswith("+json"):
@@ -243,7 +281,7 @@ class VendorClient:
         if status == 404:
             raise NotFound(reason="vendor_404")
         if status in (401, 403):
-            log.error("Zendesk refused the API credentials (%s) at %s", status, self.base_url)
+            log.error("%s refused the API credentials (%s) at %s", self.api, status, self.base_url)
             raise VendorAuthFailed(reason=f"vendor_{status}")
         if status in RETRY_STATUSES:
             error: VendorUnavailable = (
@@ -258,12 +296,10 @@ class VendorClient:
         raise VendorBadResponse(reason=f"vendor_{status}")
 
 
-def _breaker(
-    settings: ZendeskChatApiSettings | ZendeskSupportApiSettings,
-    clock: Clock,
-    metrics: Metrics | None,
-    api: str,
+def vendor_breaker(
+    *, failures: int, cooldown: float, clock: Clock, metrics: Metrics | None, api: str
 ) -> CircuitBreaker:
+    """A breaker whose state is the ``api``'s ``breaker_state`` metric."""
     on_change = None
     if metrics is not None:
         metrics.breaker_changed(api, "closed")
@@ -271,11 +307,21 @@ def _breaker(
         def on_change(state: BreakerState) -> None:
             metrics.breaker_changed(api, state)
 
-    return CircuitBreaker(
+    return CircuitBreaker(failures=failures, cooldown=cooldown, clock=clock, on_change=on_change)
+
+
+def _breaker(
+    settings: ZendeskChatApiSettings | ZendeskSupportApiSettings,
+    clock: Clock,
+    metrics: Metrics | None,
+    api: str,
+) -> CircuitBreaker:
+    return vendor_breaker(
         failures=settings.breaker_failures,
         cooldown=settings.breaker_cooldown,
         clock=clock,
-        on_change=on_change,
+        metrics=metrics,
+        api=api,
     )
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from pathlib import Path
 
+import jwt
+
 from tests.browser.conftest import MakeStage
-from tests.conftest import CHAT_SECRET, FRESHDESK_SECRET, MESSAGING_SECRET, SUB, config
+from tests.conftest import CHAT_SECRET, EMAIL, FRESHDESK_SECRET, MESSAGING_SECRET, SUB, config
+from tests.support.fake_hubspot import ACCESS_TOKEN as HUBSPOT_TOKEN
+from tests.support.fake_hubspot import FakeHubSpot
 from tests.support.jwtcheck import verify_hs256
+
+INTERCOM_SECRET = "doc-test-intercom-messenger-secret-012345"
+HMAC_SECRETS = {
+    "crisp": "doc-test-crisp-secret-0123",
+    "helpscout": "doc-test-beacon-secret-0123",
+    "front": "doc-test-front-secret-0123",
+}
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
 PAGE_GATEWAY = "https://bridge.example.com"
@@ -28,32 +41,47 @@ def test_every_js_block_of_the_page_is_run() -> None:
     assert len(re.findall(r"```js\n", text)) == len(page_snippets())
 
 
-def example_targets() -> dict[str, object]:
-    """The test configuration's four targets under config.example.yaml's names."""
+def example_targets(hubspot_url: str) -> dict[str, object]:
+    """The test configuration's four targets under config.example.yaml's names, and the
+    other widgets' under the names the page uses (the helpers' defaults)."""
     targets = config()["targets"]
     return {
         "zendesk-chat": targets["chat"],
         "zendesk-messaging": targets["messaging"],
         "freshdesk": targets["freshdesk"],
         "zipchat": targets["zipchat"],
+        "intercom": {"type": "intercom", "secret": {"value": INTERCOM_SECRET}},
+        "hubspot": {
+            "type": "hubspot",
+            "access_token": {"value": HUBSPOT_TOKEN},
+            "api_base_url": hubspot_url,
+        },
+        **{
+            vendor: {"type": "hmac_identity", "vendor": vendor, "secret": {"value": secret}}
+            for vendor, secret in HMAC_SECRETS.items()
+        },
     }
 
 
 def test_the_page_has_one_snippet_per_widget_api() -> None:
     snippets = page_snippets()
-    assert len(snippets) == 5
+    assert len(snippets) == 10
     for snippet, helper in zip(
         snippets,
-        ["zendeskChat", "webWidgetClassic", "zendeskMessaging", "freshdesk", "zipchat"],
+        ["zendeskChat", "webWidgetClassic", "zendeskMessaging", "freshdesk", "zipchat",
+         "intercom", "hubspot", "crisp", "helpScout", "frontChat"],
         strict=True,
-    ):
+    ):  # fmt: skip
         assert f"bridge.{helper}(" in snippet
     assert f'Bridge.connect({{ gateway: "{PAGE_GATEWAY}" }})' in PAGE.read_text()
     assert f'<script src="{PAGE_GATEWAY}/static/bridge.js"></script>' in PAGE.read_text()
 
 
-async def test_the_page_snippets_work_as_printed(make_stage: MakeStage) -> None:
-    stage = await make_stage(targets=example_targets(), default_target="zendesk-chat")
+async def test_the_page_snippets_work_as_printed(
+    make_stage: MakeStage, fake_hubspot: FakeHubSpot
+) -> None:
+    targets = example_targets(fake_hubspot.url)
+    stage = await make_stage(targets=targets, default_target="zendesk-chat")
     page = await stage.open(stage.shop + "/")
     snippets = [s.replace(PAGE_GATEWAY, stage.gateway) for s in page_snippets()]
     # each snippet runs in the page as a site would put it there, after Bridge.connect
@@ -79,7 +107,10 @@ async def test_the_page_snippets_work_as_printed(make_stage: MakeStage) -> None:
             signOut.onclick();
             Zipchat.becomeReady();
             await until(() => received.zipchat.length === 1);
+            installHubSpot();
             return {
+                intercom: received.intercom, hubspot: received.hubspot, crisp: window.$crisp,
+                beacon: received.beacon, front: received.front,
                 chat, classic, messaging,
                 zChat: received.zChat.map((call) => call[0]),
                 accountKey: received.zChat[0][1].account_key,
@@ -104,10 +135,29 @@ async def test_the_page_snippets_work_as_printed(make_stage: MakeStage) -> None:
     ]:
         assert verify_hs256(token, secret)[1]["external_id"] == SUB
     assert verify_hs256(result["freshdeskToken"], FRESHDESK_SECRET)[1]["name"]
+    [[boot, booted]] = result["intercom"]
+    assert boot == "boot"
+    assert booted["app_id"] == "YOUR_APP_ID"
+    claims = jwt.decode(booted["intercom_user_jwt"], INTERCOM_SECRET, algorithms=["HS256"])
+    assert claims["user_id"] == SUB
+    [[load, settings]] = result["hubspot"]
+    assert (load, settings["identificationToken"]) == ("load", "hs-token-1")
+    assert settings["identificationEmail"] == EMAIL
+
+    def signed(vendor: str) -> str:
+        return hmac.new(HMAC_SECRETS[vendor].encode(), EMAIL.encode(), hashlib.sha256).hexdigest()
+
+    assert result["crisp"] == [["set", "user:email", [EMAIL, signed("crisp")]]]
+    assert result["beacon"] == [
+        ["identify", {"email": EMAIL, "signature": signed("helpscout"), "name": "Ann Lee"}]
+    ]
+    [[init, options]] = result["front"]
+    assert (init, options["chatId"], options["userHash"]) == (
+        "init", "YOUR_CHAT_ID", signed("front"),
+    )  # fmt: skip
     assert {seen.path for seen in stage.token_requests()} == {
-        "/v1/targets/zendesk-chat/token",
-        "/v1/targets/zendesk-messaging/token",
-        "/v1/targets/freshdesk/token",
-        "/v1/targets/zipchat/token",
-    }
+        f"/v1/targets/{name}/token"
+        for name in ("zendesk-chat", "zendesk-messaging", "freshdesk", "zipchat",
+                     "intercom", "hubspot", "crisp", "helpscout", "front")
+    }  # fmt: skip
     assert stage.page_errors == []

@@ -11,8 +11,51 @@
     zE: [], // the arguments of each zE(...) call
     freshworks: [], // the arguments of each FreshworksWidget(...) call
     zipchat: [], // each JWT handed to Zipchat.identify
+    intercom: [], // the arguments of each Intercom(...) call
+    hubspot: [], // ["load" | "refresh" | "clear", a copy of hsConversationsSettings]
+    beacon: [], // the arguments of each Beacon(...) call
+    front: [], // the arguments of each FrontChat(...) call
     errors: [], // what bridge's onError reported
   });
+
+  window.Intercom = function (...args) {
+    received.intercom.push(args);
+  };
+
+  // Crisp's snippet defines $crisp as an array; its script drains it later
+  window.$crisp = [];
+
+  let hubspotLoaded = false;
+  const settingsNow = () => Object.assign({}, window.hsConversationsSettings || {});
+  /** HubSpot's script defines this once it starts (the tests call installHubSpot()) */
+  window.installHubSpot = function () {
+    window.HubSpotConversations = {
+      widget: {
+        status() {
+          return { loaded: hubspotLoaded };
+        },
+        load() {
+          hubspotLoaded = true;
+          received.hubspot.push(["load", settingsNow()]);
+        },
+        refresh() {
+          received.hubspot.push(["refresh", settingsNow()]);
+        },
+      },
+      clear(options) {
+        received.hubspot.push(["clear", settingsNow(), options]);
+      },
+    };
+    for (const ready of window.hsConversationsOnReady || []) ready();
+  };
+
+  window.Beacon = function (...args) {
+    received.beacon.push(args);
+  };
+
+  window.FrontChat = function (...args) {
+    received.front.push(args);
+  };
 
   window.zChat = {
     init(options) {
