@@ -11,7 +11,9 @@ from pathlib import Path
 from bridge import __version__
 from bridge.errors import ConfigError
 from bridge.serve import serve, with_server
-from bridge.settings import Settings, demo_problems, load_settings
+from bridge.settings.loading import load_settings
+from bridge.settings.root import Settings
+from bridge.settings.server import demo_problems
 
 EXIT_OK, EXIT_INVALID = 0, 2
 

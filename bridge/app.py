@@ -45,7 +45,8 @@ from bridge.login.verifier import Verifier
 from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.ratelimit import build_rate_limits
 from bridge.redis import SharedRedis
-from bridge.settings import Settings, demo_problems
+from bridge.settings.root import Settings
+from bridge.settings.server import demo_problems
 from bridge.staff import StaffAuth
 from bridge.state import DRAINING
 from bridge.targets.base import Broker, BrokerResources, Signer

@@ -35,7 +35,8 @@ from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
 from bridge.metrics import MULTIPROC_ENV
-from bridge.settings import Settings, load_settings
+from bridge.settings.loading import load_settings
+from bridge.settings.root import Settings
 from bridge.state import DRAINING
 
 log = logging.getLogger("bridge")

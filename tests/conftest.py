@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bridge.access import flush_all
 from bridge.app import create_app
 from bridge.log import configure_logging
-from bridge.settings import Settings, parse_settings
+from bridge.settings.loading import parse_settings
+from bridge.settings.root import Settings
 
 pytest_plugins = [
     "tests.support.redis_server",

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bridge.errors import DemoRefused, InvalidDemoUser, NotFound, UnsupportedMediaType
 from bridge.login.devtokens import mint_login_token
 from bridge.login.identity import is_sane_text
-from bridge.settings import Settings
+from bridge.settings.root import Settings
 from bridge.targets.base import Signer
 
 log = logging.getLogger("bridge.pages")

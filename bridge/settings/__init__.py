@@ -1,54 +1,14 @@
-"""The configuration: its schema (split by area) and ``load_settings``.
+"""The configuration schema, one module per area, and the YAML loader.
 
-Import from here: ``Settings``, ``load_settings``, ``parse_settings`` and the section models.
+    base.py      the strict model, secrets ({value}/{env}/{file}), shared field types
+    login.py     upstream / upstreams
+    server.py    server, cors, metrics, log, demo, staff_page
+    storage.py   redis, cache, rate_limits
+    zendesk.py   zendesk_chat_api, zendesk_support_api, staff
+    root.py      ``Settings``: the whole file (its targets come from bridge.targets.registry)
+    loading.py   ``load_settings`` and ``parse_settings``
+
+This package's own module imports nothing, so that any layer may import one area's models
+(the Redis layer its ``RedisSettings``, a target its secret types) without loading the
+whole schema, which depends on every target module.
 """
-
-from bridge.errors import ConfigError
-from bridge.settings.base import Secret, SecretSource
-from bridge.settings.loading import format_validation_error, load_settings, parse_settings
-from bridge.settings.login import UpstreamSettings, algorithm_family
-from bridge.settings.root import Settings
-from bridge.settings.server import (
-    CorsSettings,
-    DemoSettings,
-    LogSettings,
-    MetricsSettings,
-    ServerSettings,
-    StaffPageSettings,
-    demo_problems,
-)
-from bridge.settings.storage import (
-    CacheSettings,
-    RateLimitSettings,
-    RateSettings,
-    RedisSettings,
-    split_host_port,
-)
-from bridge.settings.zendesk import StaffSettings, ZendeskChatApiSettings, ZendeskSupportApiSettings
-
-__all__ = [
-    "CacheSettings",
-    "ConfigError",
-    "CorsSettings",
-    "DemoSettings",
-    "LogSettings",
-    "MetricsSettings",
-    "RateLimitSettings",
-    "RateSettings",
-    "RedisSettings",
-    "Secret",
-    "SecretSource",
-    "ServerSettings",
-    "Settings",
-    "StaffPageSettings",
-    "StaffSettings",
-    "UpstreamSettings",
-    "ZendeskChatApiSettings",
-    "ZendeskSupportApiSettings",
-    "algorithm_family",
-    "demo_problems",
-    "format_validation_error",
-    "load_settings",
-    "parse_settings",
-    "split_host_port",
-]

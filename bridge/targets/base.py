@@ -21,20 +21,17 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+import aiohttp
 import orjson
 from pydantic import Field
 
+from bridge.cache import Cache
 from bridge.errors import EmailMissing
 from bridge.login.identity import Identity
+from bridge.metrics import Metrics
 from bridge.settings.base import ClaimName, Model, Secret
-
-if TYPE_CHECKING:  # the settings package imports the targets: these would come back round
-    import aiohttp
-
-    from bridge.cache import Cache
-    from bridge.metrics import Metrics
 
 Clock = Callable[[], float]
 

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import Field
@@ -28,10 +28,8 @@ from bridge.errors import EmailMissing, VendorBadResponse
 from bridge.login.identity import Identity
 from bridge.settings.base import HttpUrl, SecretSource
 from bridge.targets.base import Broker, BrokerResources, Clock, MintedToken, TargetSettings
-
-if TYPE_CHECKING:
-    from bridge.zendesk.client import VendorClient
-    from bridge.zendesk.singleflight import SingleFlight
+from bridge.zendesk.client import VendorClient, vendor_breaker
+from bridge.zendesk.singleflight import SingleFlight
 
 #: HubSpot's visitor identification tokens last 12 hours
 TOKEN_LIFETIME = 43200
@@ -104,10 +102,6 @@ class HubSpotBroker(Broker):
     _flights: SingleFlight[HubSpotToken]
 
     def bind(self, resources: BrokerResources) -> None:
-        # imported here: the settings package imports this module, and these import settings
-        from bridge.zendesk.client import VendorClient, vendor_breaker
-        from bridge.zendesk.singleflight import SingleFlight
-
         metrics = resources.metrics
         self._client = VendorClient(
             resources.session,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import AppClient, ClientFactory, config, login_token
 
 FAMILY = "forwarding"

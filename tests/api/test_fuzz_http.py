@@ -25,7 +25,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import AppClient, ClientFactory, config, login_token
 from tests.support.fake_zendesk import CHAT_TOKEN, FakeZendesk
 from tests.support.fuzz import fuzz

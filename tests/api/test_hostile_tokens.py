@@ -13,7 +13,7 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 
 from bridge.app import HEADER_MARGIN
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import AppClient, ClientFactory, config
 from tests.support.tokens import SECRET, jwks, rsa_jwk, rsa_key, start_key_server
 from tests.unit.login.test_hostile_tokens import AUDIENCE, CASES, ISSUER, Case, hs_token, rs_token

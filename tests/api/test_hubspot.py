@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bridge.settings import Settings, parse_settings
+from bridge.settings.loading import parse_settings
+from bridge.settings.root import Settings
 from tests.conftest import EMAIL, AppClient, ClientFactory, config, login_token
 from tests.support.fake_hubspot import ACCESS_TOKEN, CREATE_PATH, FakeHubSpot
 from tests.support.fake_zendesk import Reply

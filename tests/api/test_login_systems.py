@@ -17,7 +17,7 @@ import jwt
 import pytest
 from pytest_aiohttp import AiohttpServer
 
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import CHAT_SECRET, LOGIN_SECRET, AppClient, ClientFactory, Lines, config
 from tests.support.fake_idp import FakeIdentityProvider, start_fake_idp
 from tests.support.prom import scrape, value

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 import yarl
 
-from bridge.settings import Settings
+from bridge.settings.root import Settings
 from tests.conftest import AppClient, ClientFactory, settings
 from tests.support.fake_zendesk import LOGIN_USER, SUPPORT_EMAIL, SUPPORT_TOKEN, FakeZendesk, Reply
 from tests.support.redis_server import RedisServer, unique_prefix

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.settings import Settings
+from bridge.settings.root import Settings
 from tests.api.test_visitors import AUTH, LINKED, STAFF_KEY
 from tests.conftest import SUB, AppClient, ClientFactory, login_token, settings
 from tests.support.fake_zendesk import CHAT_TOKEN, FakeZendesk, Reply

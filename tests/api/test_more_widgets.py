@@ -11,7 +11,8 @@ from typing import Any
 import jwt
 import pytest
 
-from bridge.settings import Settings, parse_settings
+from bridge.settings.loading import parse_settings
+from bridge.settings.root import Settings
 from tests.conftest import EMAIL, ORIGIN, SUB, AppClient, ClientFactory, config, login_token
 
 INTERCOM_SECRET = "api-test-intercom-messenger-secret-012345"

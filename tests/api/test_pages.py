@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bridge.app import create_app
+from bridge.errors import ConfigError
 from bridge.http.pages import _json_for_html
 from bridge.serve import with_server
-from bridge.settings import ConfigError
 from tests.conftest import (
     CHAT_SECRET,
     FRESHDESK_SECRET,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.ratelimit import ADDRESS, STAFF, SUBJECT
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import ORIGIN, SUB, AppClient, ClientFactory, config, login_token
 from tests.support.fake_zendesk import CHAT_TOKEN, FakeZendesk
 from tests.support.prom import scrape

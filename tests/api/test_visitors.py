@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 import yarl
 from pytest_aiohttp import AiohttpServer
 
-from bridge.settings import Settings
+from bridge.settings.root import Settings
 from bridge.zendesk import dev as devzendesk
 from tests.conftest import SUB, AppClient, ClientFactory, Lines, login_token, settings
 from tests.support.fake_zendesk import CHAT_TOKEN, LOGIN_USER, FakeZendesk, Reply

@@ -39,7 +39,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from bridge.settings import Settings
+from bridge.settings.root import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 ROOT_HEADING = "top level"

@@ -8,7 +8,7 @@ from pathlib import Path
 from openapi_spec_validator import validate
 
 from bridge.app import create_app
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.docs.document import HTTP_METHODS, documented_operations, spec
 from tests.docs.gateway import ROOT, gateway_config
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from bridge.__main__ import main
-from bridge.settings import load_settings
+from bridge.settings.loading import load_settings
 from tests.conftest import CHAT_SECRET, ClientFactory
 from tests.support.jwtcheck import verify_hs256
 

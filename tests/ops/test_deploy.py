@@ -37,7 +37,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -499,7 +499,7 @@ def field_names(model: Any) -> set[str]:
 
 @pytest.mark.parametrize("section", ["server", "redis", "metrics", "log"])
 def test_config_example_documents_every_key_of_the_operations_sections(section: str) -> None:
-    from bridge.settings import Settings
+    from bridge.settings.root import Settings
 
     text = (ROOT / "config.example.yaml").read_text()
     model = Settings.model_fields[section].annotation

@@ -14,8 +14,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from bridge.cache import RedisCache, build_cache
+from bridge.errors import ConfigError
 from bridge.redis import SharedRedis, hash_id, redis_client
-from bridge.settings import ConfigError, RedisSettings, Settings, parse_settings
+from bridge.settings.loading import parse_settings
+from bridge.settings.root import Settings
+from bridge.settings.storage import RedisSettings
 from tests.api.test_visitors import AUTH, LINKED, STAFF_KEY
 from tests.conftest import AppClient, ClientFactory, config, settings
 from tests.support.fake_zendesk import CHAT_TOKEN, FakeZendesk
@@ -203,7 +206,7 @@ async def test_rate_limits_are_shared_and_atomic_in_a_redis_cluster(
 ) -> None:
     """Address and subject in one script call: their keys must share a slot (hash tag)."""
     from bridge.ratelimit import ADDRESS, SUBJECT, Rate, RedisGcra
-    from bridge.settings import RateSettings
+    from bridge.settings.storage import RateSettings
 
     client = redis_client(RedisSettings(cluster={"nodes": [f"127.0.0.1:{redis_cluster[0].port}"]}))
     redis = SharedRedis(client, prefix=unique_prefix(), cluster=True)

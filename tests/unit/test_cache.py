@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from bridge.cache import MemoryCache, RedisCache, build_cache
 from bridge.redis import SharedRedis, redis_client
-from bridge.settings import RedisSettings
+from bridge.settings.storage import RedisSettings
 from tests.support.redis_server import RedisServer, unique_prefix
 
 

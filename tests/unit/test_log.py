@@ -17,7 +17,7 @@ import structlog
 
 from bridge.access import flush_all
 from bridge.log import REDACTED, configure_logging, redact
-from bridge.settings import Settings
+from bridge.settings.root import Settings
 from tests.api.test_visitors import AUTH, LINKED, STAFF_KEY
 from tests.conftest import (
     CHAT_SECRET,

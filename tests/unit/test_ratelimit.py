@@ -24,7 +24,7 @@ from bridge.ratelimit import (
     build_rate_limits,
 )
 from bridge.redis import SharedRedis, redis_client
-from bridge.settings import RateLimitSettings, RedisSettings
+from bridge.settings.storage import RateLimitSettings, RedisSettings
 from tests.support.prom import parse
 from tests.support.redis_server import RedisServer, unique_prefix
 from tests.support.tokens import FakeClock

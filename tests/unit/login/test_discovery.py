@@ -14,7 +14,7 @@ from bridge.errors import KeysUnavailable
 from bridge.login.keysets import KeySet, discovered_jwks_uri
 from bridge.login.systems import LoginSystems
 from bridge.login.verifier import Verifier
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import config
 from tests.support.fake_idp import FakeIdentityProvider, start_fake_idp
 from tests.support.tokens import FakeClock

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from bridge.errors import SubjectMissing, TokenError
 from bridge.login.identity import Identity
 from bridge.login.verifier import Verifier
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.support.fuzz import fuzz
 from tests.support.tokens import SECRET, WRONG_SECRET, b64std, b64url, forge, hs
 

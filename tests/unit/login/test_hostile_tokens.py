@@ -43,7 +43,7 @@ from pytest_aiohttp import AiohttpServer
 from bridge.errors import SubjectMissing, TokenError, TokenInvalid
 from bridge.login.keysets import KeySet
 from bridge.login.verifier import Verifier
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.support.tokens import (
     SECRET,
     WRONG_SECRET,

@@ -16,7 +16,7 @@ from pytest_aiohttp import AiohttpServer
 from bridge.errors import KeysUnavailable
 from bridge.login.keysets import KeySet
 from bridge.login.verifier import Verifier
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.support.tokens import (
     FakeClock,
     KeyServer,

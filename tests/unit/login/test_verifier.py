@@ -16,7 +16,8 @@ from bridge.errors import KeysUnavailable, SubjectMissing, TokenInvalid
 from bridge.login.identity import Identity
 from bridge.login.keysets import KeySet
 from bridge.login.verifier import Verifier
-from bridge.settings import UpstreamSettings, parse_settings
+from bridge.settings.loading import parse_settings
+from bridge.settings.login import UpstreamSettings
 from tests.support.tokens import (
     OTHER_SECRET,
     SECRET,

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.settings import Secret, Settings, load_settings, parse_settings
+from bridge.settings.base import Secret
+from bridge.settings.loading import load_settings, parse_settings
+from bridge.settings.root import Settings
 from tests.conftest import CHAT_SECRET, LOGIN_SECRET, config, zipchat_pem
 
 

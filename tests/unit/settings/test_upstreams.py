@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from tests.conftest import LOGIN_SECRET, config
 from tests.unit.settings.test_schema import problems
 

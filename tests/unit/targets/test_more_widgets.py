@@ -12,7 +12,7 @@ import pytest
 
 from bridge.errors import ConfigError, EmailMissing
 from bridge.login.identity import Identity
-from bridge.settings import parse_settings
+from bridge.settings.loading import parse_settings
 from bridge.targets.base import Signer
 from bridge.targets.hmac_identity import HmacIdentitySigner
 from bridge.targets.intercom import IntercomSigner

@@ -50,7 +50,7 @@ def signers(clock: Clock | None = None, **targets: dict[str, Any]) -> dict[str, 
     data = config()
     for name, overrides in targets.items():
         data["targets"][name].update(overrides)
-    from bridge.settings import parse_settings
+    from bridge.settings.loading import parse_settings
 
     parsed = parse_settings(data, environ={})
     return build_signers(
@@ -217,7 +217,7 @@ class CountingChatSigner(ZendeskChatSigner):
 
 
 def counting_signer(clock: Clock) -> CountingChatSigner:
-    from bridge.settings import Secret
+    from bridge.settings.base import Secret
 
     return CountingChatSigner(
         "chat", secret=Secret(CHAT_SECRET.encode(), "value"), ttl=None,

@@ -26,7 +26,7 @@ from bridge.errors import (
     VendorUnavailable,
     VisitorNotFound,
 )
-from bridge.settings import ZendeskSupportApiSettings
+from bridge.settings.zendesk import ZendeskSupportApiSettings
 from bridge.zendesk.breaker import CircuitBreaker
 from bridge.zendesk.client import VendorClient, parse_retry_after, support_client
 from bridge.zendesk.singleflight import DECODED_ENTRIES
