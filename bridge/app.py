@@ -43,7 +43,7 @@ from bridge.ratelimit import build_rate_limits
 from bridge.redis import SharedRedis
 from bridge.settings import Settings, demo_problems
 from bridge.staff import StaffAuth
-from bridge.state import DRAINING
+from bridge.state import DRAINING, RETIRING
 from bridge.targets.registry import build_signers
 from bridge.zendesk.client import chat_client, support_client
 from bridge.zendesk.users import LoginUserLookup
@@ -164,7 +164,7 @@ def _resources(settings: Settings, h: Handlers) -> Callable[[web.Application], A
             )
             h.tokens.bind(verifier, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
-            h.probes.bind(redis)
+            h.probes.bind(redis, verifier)
             yield
 
     return ctx
@@ -209,6 +209,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         metrics, log_requests=settings.log.access, interval=settings.log.access_flush_seconds
     )
     draining = asyncio.Event()  # set on SIGTERM by bridge.serve
+    retiring = asyncio.Event()  # set with it when a reload replaces this worker
     cors = ActualCors(settings.cors.origins)
     signers = build_signers(
         settings.targets, name_claims=settings.upstream.name_claims, clock=clock
@@ -221,7 +222,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors_origins=settings.cors.origins,
         ),
         staff=StaffHandlers(records, cookie=settings.upstream.cookie),
-        probes=ProbeHandlers(signers, draining=draining),
+        probes=ProbeHandlers(signers, draining=draining, retiring=retiring),
         pages=PageHandlers(settings, signers),
         metrics=metrics,
         records=records,
@@ -240,6 +241,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         },
     )
     app[DRAINING] = draining
+    app[RETIRING] = retiring
 
     cors_routes = []
     for route in _routes(settings, handlers):
