@@ -40,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  demo: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    return serve(path, host=args.host, port=args.port, workers=args.workers)
+    return serve(path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--workers", type=_positive, default=1, help="processes sharing the port")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with a server already listening there (otherwise refused)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check-config", help="validate the config; exit 0 if valid, 2 if not")
