@@ -12,6 +12,7 @@ from bridge import __version__
 from bridge.errors import ConfigError
 from bridge.serve import serve, with_server
 from bridge.settings import Settings, demo_problems, load_settings
+from bridge.settings.hints import development_secret_problems
 
 EXIT_OK, EXIT_INVALID = 0, 2
 
@@ -21,6 +22,13 @@ def _config_path(given: str | None) -> Path:
 
 
 def _load(path: Path) -> Settings:
+    if not path.exists():
+        print(
+            f"{path}: no such file. Point at a config file with --config PATH or the "
+            "BRIDGE_CONFIG variable (config.example.yaml is a place to start).",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_INVALID)
     try:
         return load_settings(path)
     except ConfigError as exc:
@@ -33,12 +41,17 @@ def _load(path: Path) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     settings = with_server(_load(path), args.host, args.port)  # fail fast, before any worker
-    # --host may have moved a development-only demo off loopback
-    problems = demo_problems(settings.demo, settings.server, settings.upstream)
+    # --host may have moved a development-only demo, or the example's public secrets, off
+    # loopback
+    problems = [
+        f"demo: {problem}"
+        for problem in demo_problems(settings.demo, settings.server, settings.upstream)
+    ]
+    problems += development_secret_problems(settings)
     if problems:
         print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
-            print(f"  demo: {problem}", file=sys.stderr)
+            print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
     return serve(path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port)
 

@@ -54,6 +54,7 @@ from bridge.errors import ConfigError, ListenError
 from bridge.listen import bind_sockets
 from bridge.metrics import MULTIPROC_ENV
 from bridge.settings import Settings, demo_problems, load_settings
+from bridge.settings.hints import development_secret_problems
 from bridge.state import DRAINING, RETIRING
 
 log = logging.getLogger("bridge")
@@ -345,9 +346,12 @@ class _Supervisor:
                 self._path, len(exc.problems), "; ".join(exc.problems),
             )  # fmt: skip
             return
-        problems = demo_problems(settings.demo, settings.server, settings.upstream)
+        problems = [
+            f"demo: {p}" for p in demo_problems(settings.demo, settings.server, settings.upstream)
+        ]
+        problems += development_secret_problems(settings)  # with --host applied
         if problems:
-            log.error("SIGHUP: %s refused: demo: %s", self._path, "; ".join(problems))
+            log.error("SIGHUP: %s refused: %s", self._path, "; ".join(problems))
             return
         listening = self._sockets[0].getsockname()[:2]
         if (settings.server.host, settings.server.port) != self._address:
