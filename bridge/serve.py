@@ -18,10 +18,12 @@ and removes it at the end.
 SIGHUP reloads. The supervisor validates the configuration file (and every secret it names);
 an invalid one is refused with a log line naming its problems, and the running workers go on.
 Otherwise it starts a new generation of workers on the same sockets, and once every one of
-them serves it retires the old ones (SIGUSR2): each stops accepting, answers what it has with
-``Connection: close`` for ``max(server.drain_seconds, RETIRE_SECONDS)`` while /readyz stays
-200, and exits like after SIGTERM. No socket closes, so no waiting connection is reset, and no
-request in flight is cut off. A new worker that dies before it serves aborts the reload.
+them serves it retires the old ones (SIGUSR2): each answers with ``Connection: close`` for
+``max(server.drain_seconds, RETIRE_SECONDS)`` while /readyz stays 200 (so keep-alive clients
+move over), then stops taking connections and exits like after SIGTERM. The supervisor keeps
+every listening socket open, so the connections waiting in one are taken by the new worker on
+the same socket instead of being reset, and no request in flight is cut off. A new worker that
+dies before it serves abandons the reload.
 """
 
 from __future__ import annotations
@@ -327,6 +329,7 @@ class _Supervisor:
                 self._abandon_reload(f"{process.name} exited with {process.exitcode} first")
             elif worker in self._current and not self._stopping:
                 self._replace(worker)
+        self._others = [w for w in self._others if not w.reaped]  # nothing left to watch
 
     def _replace(self, worker: _Worker) -> None:
         if self._crash_loop():
