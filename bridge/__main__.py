@@ -11,6 +11,7 @@ from pathlib import Path
 from bridge import __version__
 from bridge.errors import ConfigError
 from bridge.serve import serve, with_server
+from bridge.settings.hints import development_secret_problems
 from bridge.settings.loading import load_settings
 from bridge.settings.root import Settings
 from bridge.settings.server import demo_problems
@@ -23,6 +24,13 @@ def _config_path(given: str | None) -> Path:
 
 
 def _load(path: Path) -> Settings:
+    if not path.exists():
+        print(
+            f"{path}: no such file. Point at a config file with --config PATH or the "
+            "BRIDGE_CONFIG variable (config.example.yaml is a place to start).",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_INVALID)
     try:
         return load_settings(path)
     except ConfigError as exc:
@@ -35,14 +43,19 @@ def _load(path: Path) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     settings = with_server(_load(path), args.host, args.port)  # fail fast, before any worker
-    # --host may have moved a development-only demo off loopback
-    problems = demo_problems(settings.demo, settings.server, settings.upstream)
+    # --host may have moved a development-only demo, or the example's public secrets, off
+    # loopback
+    problems = [
+        f"demo: {problem}"
+        for problem in demo_problems(settings.demo, settings.server, settings.upstream)
+    ]
+    problems += development_secret_problems(settings)
     if problems:
         print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
-            print(f"  demo: {problem}", file=sys.stderr)
+            print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
-    return serve(path, host=args.host, port=args.port, workers=args.workers)
+    return serve(path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -102,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--workers", type=_positive, default=1, help="processes sharing the port")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with a server already listening there (otherwise refused)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check-config", help="validate the config; exit 0 if valid, 2 if not")

@@ -48,7 +48,7 @@ from bridge.redis import SharedRedis
 from bridge.settings.root import Settings
 from bridge.settings.server import demo_problems
 from bridge.staff import StaffAuth
-from bridge.state import DRAINING
+from bridge.state import DRAINING, RETIRING
 from bridge.targets.base import Broker, BrokerResources, Signer
 from bridge.targets.registry import build_signers
 from bridge.zendesk.client import chat_client, support_client
@@ -195,7 +195,7 @@ def _resources(
             )
             h.tokens.bind(verifier, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
-            h.probes.bind(redis)
+            h.probes.bind(redis, verifier)
             yield
 
     return ctx
@@ -240,6 +240,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         metrics, log_requests=settings.log.access, interval=settings.log.access_flush_seconds
     )
     draining = asyncio.Event()  # set on SIGTERM by bridge.serve
+    retiring = asyncio.Event()  # set with it when a reload replaces this worker
     cors = ActualCors(settings.cors.origins)
     signers = build_signers(
         settings.targets, name_claims=settings.upstream.name_claims, clock=clock
@@ -251,7 +252,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors_origins=settings.cors.origins,
         ),
         staff=StaffHandlers(records, cookie=settings.upstream.cookie),
-        probes=ProbeHandlers(signers, draining=draining),
+        probes=ProbeHandlers(signers, draining=draining, retiring=retiring),
         pages=PageHandlers(settings, signers),
         metrics=metrics,
         records=records,
@@ -274,6 +275,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         },
     )
     app[DRAINING] = draining
+    app[RETIRING] = retiring
 
     cors_routes = []
     for route in _routes(settings, handlers):

@@ -34,7 +34,8 @@ come back later.
 Descriptions are fixed, human-readable strings: they never echo input, tokens or secrets.
 
 :class:`ConfigError` stands apart: it stops a start-up (or ``bridge check-config``) and is never
-an HTTP answer. Three private signals never leave the module that raises and catches them: a
+an HTTP answer; so does :class:`ListenError` (the listening address cannot be taken). Three
+private signals never leave the module that raises and catches them: a
 retryable vendor answer (``bridge.zendesk.client``), a failed key fetch
 (``bridge.login.keysets``) and a duplicate JSON key (``bridge.login.jws``).
 """
@@ -53,6 +54,10 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class ListenError(Exception):
+    """``bridge serve`` cannot listen where it is told to; the message is one line."""
 
 
 class BridgeError(Exception):

@@ -1,31 +1,49 @@
-"""Serving: one process, or N processes sharing the port through SO_REUSEPORT.
+"""Serving: N worker processes behind one supervisor, sharing the port through SO_REUSEPORT.
 
-Each worker loads the configuration itself (secrets are never pickled across processes) and
-runs ``web.run_app`` with uvloop when it is installed. On SIGTERM a worker stops accepting
-connections at once, gives the requests in flight up to ``server.shutdown_timeout`` seconds to
-finish, then closes its resources and exits 0.
+The supervisor binds the listening sockets itself (:mod:`bridge.listen`: a port in use is one
+line and exit 2, a second ``bridge serve`` on the same port is refused unless it asks for
+``--reuse-port``) and hands one to each worker. Each worker loads the configuration itself
+(secrets are never pickled across processes) and runs ``web.run_app`` on its socket, with
+uvloop when it is installed. On SIGTERM a worker drains (``server.drain_seconds``: answers
+close their connections and /readyz is 503), gives the requests in flight up to
+``server.shutdown_timeout`` seconds to finish, then closes its resources and exits 0.
 
-With ``--workers N`` the parent process only supervises: it starts the workers (``spawn``,
-so no state is inherited), restarts one that dies unexpectedly (a crash loop of more than
-``MAX_RESTARTS`` in ``RESTART_WINDOW`` seconds stops the whole server instead), forwards
-SIGTERM and SIGINT to them, and exits with the worst of their exit codes. It also gives the
-run a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless one is set already), so that whichever worker
-answers ``/metrics`` reports the sum over all of them, and removes it at the end.
+The supervisor starts the workers (``spawn``, so no state is inherited), restarts one that
+dies unexpectedly (a crash loop of more than ``MAX_RESTARTS`` in ``RESTART_WINDOW`` seconds
+stops the whole server instead), forwards SIGTERM and SIGINT to them, and exits with the worst
+of their exit codes. It also gives the run a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless one is
+set already), so that whichever worker answers ``/metrics`` reports the sum over all of them,
+and removes it at the end.
+
+SIGHUP reloads. The supervisor validates the configuration file (and every secret it names);
+an invalid one is refused with a log line naming its problems, and the running workers go on.
+Otherwise it starts a new generation of workers on the same sockets, and once every one of
+them serves it retires the old ones (SIGUSR2): each answers with ``Connection: close`` for
+``max(server.drain_seconds, RETIRE_SECONDS)`` while /readyz stays 200 (so keep-alive clients
+move over), then stops taking connections and exits like after SIGTERM. The supervisor keeps
+every listening socket open, so the connections waiting in one are taken by the new worker on
+the same socket instead of being reset, and no request in flight is cut off. A new worker that
+dies before it serves abandons the reload.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 import time
 from collections import deque
-from multiprocessing.connection import wait
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -34,15 +52,25 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
+from bridge.errors import ConfigError, ListenError
+from bridge.listen import bind_sockets
 from bridge.metrics import MULTIPROC_ENV
+from bridge.settings.hints import development_secret_problems
 from bridge.settings.loading import load_settings
 from bridge.settings.root import Settings
-from bridge.state import DRAINING
+from bridge.settings.server import demo_problems
+from bridge.state import DRAINING, RETIRING
 
 log = logging.getLogger("bridge")
 
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
+#: what the supervisor sends a worker that a reload replaces
+RETIRE_SIGNAL = signal.SIGUSR2
+#: least seconds a replaced worker keeps answering (with ``Connection: close``) before it stops
+RETIRE_SECONDS = 1.0
+#: seconds a reload's new workers get to serve before the reload is abandoned
+RELOAD_TIMEOUT = 60.0
 
 
 def with_server(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -115,56 +143,139 @@ def drain_on_sigterm(app: web.Application, seconds: float) -> None:
     app.on_startup.append(take_over_sigterm)
 
 
-def run_worker(path: Path, host: str | None, port: int | None, reuse_port: bool) -> None:
-    # a stop that arrives while the worker is still starting is a clean stop too;
+def _notify_when_serving(ready: Connection) -> Callable[..., None]:
+    """``run_app``'s ``print``: its lines are logged, and the first (which comes once the socket
+    is served) tells the supervisor this worker serves."""
+    told = False
+
+    def show(line: object = "", *args: object, **kwargs: object) -> None:
+        nonlocal told
+        log.info("%s", " ".join(str(line).strip("= \n").split()))
+        if not told:
+            told = True
+            with contextlib.suppress(OSError):  # the supervisor is gone; SIGTERM follows
+                ready.send_bytes(b"serving")
+            ready.close()
+
+    return show
+
+
+def retire_on_sigusr2(app: web.Application, seconds: float) -> None:
+    """Make SIGUSR2 (a reload replacing this worker) close connections for ``seconds``, while
+    /readyz stays 200, then shut down gracefully."""
+    draining, retiring = app[DRAINING], app[RETIRING]
+
+    async def take_over_sigusr2(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+
+        def start() -> None:
+            if draining.is_set():
+                return
+            retiring.set()
+            draining.set()
+            log.info("replaced by a reload: closing connections for %.1fs, then stopping", seconds)
+            loop.call_later(seconds, _shut_down)
+
+        loop.add_signal_handler(RETIRE_SIGNAL, start)
+
+    app.on_startup.append(take_over_sigusr2)
+
+
+def run_worker(
+    path: Path, host: str | None, port: int | None, sock: socket.socket, ready: Connection
+) -> None:
+    # a stop (or a retirement) that arrives while the worker is still starting is a clean stop;
     # once serving, run_app's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(RETIRE_SIGNAL, _exit_quietly)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on
     from bridge.app import create_app
     from bridge.log import configure_logging
 
-    settings = with_server(load_settings(path), host, port)
+    try:
+        settings = with_server(load_settings(path), host, port)
+    except ConfigError as exc:  # the file changed after the supervisor checked it
+        print(f"worker {os.getpid()}: {path}: {'; '.join(exc.problems)}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(settings.log.format, settings.log.level)
     server = settings.server
     loop, loop_name = new_event_loop(server.event_loop)
     log.info("worker %d starting (%s event loop)", os.getpid(), loop_name)
     app = create_app(settings)
     drain_on_sigterm(app, server.drain_seconds)
+    retire_on_sigusr2(app, max(server.drain_seconds, RETIRE_SECONDS))
     app.on_startup.append(_settle_gc)  # after the cleanup contexts have made their resources
     web.run_app(
         app,
-        host=server.host,
-        port=server.port,
-        reuse_port=reuse_port or None,
+        sock=sock,
         shutdown_timeout=server.shutdown_timeout,
         keepalive_timeout=server.keepalive_timeout,
         backlog=server.backlog,
         access_log=None,  # the edge middleware records the one line per request (bridge.access)
-        print=lambda line: log.info("%s", " ".join(str(line).strip("= \n").split())),
+        print=_notify_when_serving(ready),
         loop=loop,
     )
     log.info("worker %d stopped", os.getpid())
 
 
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    slot: int
+    #: the supervisor's end of the pipe on which the worker says it serves
+    ready: Connection
+    serving: bool = False
+    reaped: bool = False
+
+
 class _Supervisor:
-    def __init__(self, path: Path, host: str | None, port: int | None, workers: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        host: str | None,
+        port: int | None,
+        sockets: list[socket.socket],
+        address: tuple[str, int],
+    ) -> None:
         self._context = multiprocessing.get_context("spawn")
-        self._args = (path, host, port, True)
-        self._processes: list[BaseProcess] = []
-        self._count = workers
+        self._path, self._host, self._port = path, host, port
+        self._sockets = sockets
+        self._address = address  # server.host and server.port as bound
+        self._current: list[_Worker] = []
+        self._pending: list[_Worker] | None = None  # a reload's new generation, starting
+        self._pending_since = 0.0
+        self._others: list[_Worker] = []  # retired or abandoned: never restarted
         self._stopping = False
+        self._reload_wanted = False
         self._restarts: deque[float] = deque()
         self.failed = False
 
-    def _spawn(self, index: int) -> BaseProcess:
-        process = self._context.Process(target=run_worker, args=self._args, name=f"worker-{index}")
+    def _spawn(self, slot: int) -> _Worker:
+        reader, writer = self._context.Pipe(duplex=False)
+        args = (self._path, self._host, self._port, self._sockets[slot], writer)
+        process = self._context.Process(target=run_worker, args=args, name=f"worker-{slot}")
         process.start()
-        return process
+        writer.close()
+        worker = _Worker(process, slot, reader)
+        if self._stopping:  # a stop came while it started
+            self._signal(worker, signal.SIGTERM)
+        return worker
+
+    def _signal(self, worker: _Worker, signum: int) -> None:
+        pid = worker.process.pid
+        if pid is not None and worker.process.exitcode is None:
+            os.kill(pid, signum)
+
+    def _all(self) -> list[_Worker]:
+        return self._current + (self._pending or []) + self._others
 
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
-        for process in self._processes:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
+        for worker in self._all():
+            self._signal(worker, signal.SIGTERM)
+
+    def request_reload(self, signum: int, frame: FrameType | None) -> None:
+        self._reload_wanted = True
 
     def _crash_loop(self) -> bool:
         now = time.monotonic()
@@ -177,41 +288,108 @@ class _Supervisor:
         # handlers first: a stop that comes while the workers start must reach them all
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        log.info("supervisor %d starting %d workers", os.getpid(), self._count)
-        for index in range(self._count):
-            process = self._spawn(index)
-            self._processes.append(process)
-            if self._stopping and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
-        reaped: set[int] = set()
-        while len(reaped) < len(self._processes) or any(
-            p.pid not in reaped for p in self._processes
-        ):
-            running = [p for p in self._processes if p.exitcode is None]
-            if running:
-                wait([p.sentinel for p in running], timeout=1.0)
-            for index, process in enumerate(self._processes):
-                if process.exitcode is None or process.pid is None or process.pid in reaped:
-                    continue
-                reaped.add(process.pid)
-                process.join()
-                _mark_dead(process.pid)
-                log.info("%s (pid %d) exited with %s", process.name, process.pid, process.exitcode)
-                if self._stopping:
-                    continue
-                if self._crash_loop():
-                    log.error("workers keep dying; stopping the server")
-                    self.failed = True
-                    self.stop(signal.SIGTERM, None)
-                    continue
-                log.warning("restarting %s", process.name)
-                replacement = self._spawn(index)
-                self._processes[index] = replacement
-                if self._stopping and replacement.pid is not None:  # a stop came meanwhile
-                    os.kill(replacement.pid, signal.SIGTERM)
+        signal.signal(signal.SIGHUP, self.request_reload)
+        log.info("supervisor %d starting %d workers", os.getpid(), len(self._sockets))
+        for slot in range(len(self._sockets)):
+            self._current.append(self._spawn(slot))
+        while any(not w.reaped for w in self._all()):
+            waiting: list[Any] = [w.process.sentinel for w in self._all() if not w.reaped]
+            waiting += [w.ready for w in self._all() if not w.serving and not w.ready.closed]
+            wait(waiting, timeout=0.5)
+            self._collect_ready()
+            self._reap()
+            if self._reload_wanted and self._pending is None and not self._stopping:
+                self._reload_wanted = False
+                self._begin_reload()
+            self._advance_reload()
+        for sock in self._sockets:
+            sock.close()
         if self.failed:
             return 1
-        return max((self._exit_status(p) for p in self._processes), default=0)
+        return max((self._exit_status(w.process) for w in self._current), default=0)
+
+    def _collect_ready(self) -> None:
+        for worker in self._all():
+            if worker.serving or worker.ready.closed or not worker.ready.poll():
+                continue
+            with contextlib.suppress(EOFError, OSError):  # it died first; _reap sees it
+                worker.serving = worker.ready.recv_bytes() == b"serving"
+            worker.ready.close()
+
+    def _reap(self) -> None:
+        for worker in self._all():
+            process = worker.process
+            if process.exitcode is None or process.pid is None or worker.reaped:
+                continue
+            worker.reaped = True
+            process.join()
+            if not worker.ready.closed:
+                worker.ready.close()
+            _mark_dead(process.pid)
+            log.info("%s (pid %d) exited with %s", process.name, process.pid, process.exitcode)
+            if self._pending is not None and worker in self._pending:
+                self._abandon_reload(f"{process.name} exited with {process.exitcode} first")
+            elif worker in self._current and not self._stopping:
+                self._replace(worker)
+        self._others = [w for w in self._others if not w.reaped]  # nothing left to watch
+
+    def _replace(self, worker: _Worker) -> None:
+        if self._crash_loop():
+            log.error("workers keep dying; stopping the server")
+            self.failed = True
+            self.stop(signal.SIGTERM, None)
+            return
+        log.warning("restarting %s", worker.process.name)
+        self._current[self._current.index(worker)] = self._spawn(worker.slot)
+
+    def _begin_reload(self) -> None:
+        try:
+            settings = with_server(load_settings(self._path), self._host, self._port)
+        except ConfigError as exc:
+            log.error(
+                "SIGHUP: %s refused, the running configuration stays: %d problem(s): %s",
+                self._path, len(exc.problems), "; ".join(exc.problems),
+            )  # fmt: skip
+            return
+        problems = [
+            f"demo: {p}" for p in demo_problems(settings.demo, settings.server, settings.upstream)
+        ]
+        problems += development_secret_problems(settings)  # with --host applied
+        if problems:
+            log.error("SIGHUP: %s refused: %s", self._path, "; ".join(problems))
+            return
+        listening = self._sockets[0].getsockname()[:2]
+        if (settings.server.host, settings.server.port) != self._address:
+            log.warning(
+                "SIGHUP: server.host and server.port take effect at a restart; still on %s:%s",
+                *listening,
+            )
+        log.info(
+            "SIGHUP: reloading %s: starting %d new workers (still listening on %s:%s)",
+            self._path, len(self._sockets), *listening,
+        )  # fmt: skip
+        self._pending_since = time.monotonic()
+        self._pending = [self._spawn(slot) for slot in range(len(self._sockets))]
+
+    def _abandon_reload(self, why: str) -> None:
+        assert self._pending is not None
+        log.error("SIGHUP: reload abandoned (%s); the running workers go on", why)
+        for worker in self._pending:
+            self._signal(worker, signal.SIGTERM)
+        self._others += self._pending
+        self._pending = None
+
+    def _advance_reload(self) -> None:
+        if self._pending is None:
+            return
+        if all(w.serving for w in self._pending):
+            old, self._current, self._pending = self._current, self._pending, None
+            for worker in old:
+                self._signal(worker, RETIRE_SIGNAL)
+            self._others += old
+            log.info("SIGHUP: reloaded; %d new workers serve, the old ones retire", len(old))
+        elif time.monotonic() - self._pending_since > RELOAD_TIMEOUT:
+            self._abandon_reload(f"the new workers did not serve within {RELOAD_TIMEOUT:.0f}s")
 
     def _exit_status(self, process: BaseProcess) -> int:
         """0 for a clean stop; a worker killed by the SIGTERM we sent (it was still starting
@@ -231,21 +409,31 @@ def _mark_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
-def serve(path: Path, *, host: str | None, port: int | None, workers: int) -> int:
-    if workers == 1:
-        run_worker(path, host, port, reuse_port=False)
-        return 0
+def serve(
+    path: Path, *, host: str | None, port: int | None, workers: int, share: bool = False
+) -> int:
+    """Run the gateway until it is stopped; its exit status. ``share``: ``--reuse-port``."""
     from bridge.log import configure_logging
 
-    settings = load_settings(path)
+    settings = with_server(load_settings(path), host, port)
     configure_logging(settings.log.format, settings.log.level)
+    server = settings.server
+    try:
+        sockets = bind_sockets(
+            server.host, server.port, workers, backlog=server.backlog, share=share
+        )
+    except ListenError as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
     created = None
     if not os.environ.get(MULTIPROC_ENV):
         created = tempfile.mkdtemp(prefix="bridge-metrics-")
         os.environ[MULTIPROC_ENV] = created  # inherited by the spawned workers
     try:
-        return _Supervisor(path, host, port, workers).run()
+        return _Supervisor(path, host, port, sockets, (server.host, server.port)).run()
     finally:
+        for sock in sockets:
+            sock.close()
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
             del os.environ[MULTIPROC_ENV]

@@ -14,6 +14,9 @@ from aiohttp import web
 #: set on SIGTERM while the process drains (``bridge.serve``): /readyz answers 503 and every
 #: answer closes its connection
 DRAINING = web.AppKey("draining", asyncio.Event)
+#: set (with DRAINING) when a reload replaces this worker: answers close their connections so
+#: that clients move to the new workers, but /readyz stays 200 (the instance is still ready)
+RETIRING = web.AppKey("retiring", asyncio.Event)
 
 #: filled along a request and read by its access record
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import hdrs, web
 
+from bridge.login.systems import LoginSystems
 from bridge.redis import SharedRedis
 from bridge.targets.base import Signer
 
@@ -14,33 +16,52 @@ from bridge.targets.base import Signer
 class ProbeHandlers:
     """``/healthz``, ``/readyz`` and ``/.well-known/jwks.json``."""
 
-    def __init__(self, signers: Mapping[str, Signer], *, draining: asyncio.Event) -> None:
+    def __init__(
+        self,
+        signers: Mapping[str, Signer],
+        *,
+        draining: asyncio.Event,
+        retiring: asyncio.Event | None = None,
+    ) -> None:
         self._draining = draining
+        #: set when a reload replaces this worker: it closes its connections like a drain, but
+        #: the instance stays ready (its replacement already serves)
+        self._retiring = retiring if retiring is not None else asyncio.Event()
         keys = (signer.public_jwk() for signer in signers.values())
         self._jwks = {"keys": [jwk for jwk in keys if jwk is not None]}
         self._redis: SharedRedis | None = None
+        self._verifier: LoginSystems | None = None
 
-    def bind(self, redis: SharedRedis | None) -> None:
+    def bind(self, redis: SharedRedis | None, verifier: LoginSystems) -> None:
         self._redis = redis
+        self._verifier = verifier
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        """Ready unless draining or a configured Redis is unreachable."""
-        if self._draining.is_set():
+        """Ready while this instance can mint tokens.
+
+        503 while draining after SIGTERM, or while published login keys were never loaded.
+        Redis is a cache: its state is in the body (and in ``bridge_redis_up``), not a 503.
+        """
+        if self._draining.is_set() and not self._retiring.is_set():
             return web.json_response(
                 {"status": "draining", "code": "draining",
                  "description": "This instance is shutting down"},
                 status=503,
             )  # fmt: skip
-        if self._redis is not None and not await self._redis.ping():
+        if self._verifier is None or not await self._verifier.load_keys():
             return web.json_response(
-                {"status": "unavailable", "code": "redis_unavailable",
-                 "description": "The configured Redis is unreachable"},
+                {"status": "unavailable", "code": "upstream_keys_unavailable",
+                 "description": "The login system's signing keys were never obtained"},
                 status=503,
             )  # fmt: skip
-        return web.json_response({"status": "ok"})
+        body: dict[str, Any] = {"status": "ok", "redis": "none"}
+        if self._redis is not None:
+            # the ping also updates bridge_redis_up and moves a Sentinel pool to the master
+            body["redis"] = "up" if await self._redis.ping() else "down"
+        return web.json_response(body)
 
     async def jwks(self, request: web.Request) -> web.Response:
         """Public keys of the asymmetric targets, so a vendor or a test can verify our tokens."""

@@ -59,6 +59,12 @@ class LoginSystems:
         """Whether every RS/PS/ES system has obtained its keys at least once."""
         return all(verifier.ready for verifier in self._verifiers)
 
+    async def load_keys(self) -> bool:
+        """Ask every login system that never obtained its keys for them (each key set's
+        cooldown applies); the resulting :attr:`ready`."""
+        loaded = [await verifier.load_keys() for verifier in self._verifiers]
+        return all(loaded)
+
     async def warm_up(self, *, retry: float = 5.0) -> None:
         """Fetch the keys of every system that has none yet, again every ``retry`` seconds
         until each has them: so that an instance becomes ready before its first request."""

@@ -31,7 +31,7 @@ import jwt
 from jwt.algorithms import Algorithm
 from jwt.exceptions import PyJWTError
 
-from bridge.errors import SubjectMissing, TokenInvalid
+from bridge.errors import KeysUnavailable, SubjectMissing, TokenInvalid
 from bridge.login.identity import Identity, is_sane_text, sane_email
 from bridge.login.jws import CompactToken, has_lone_surrogate, parse_compact
 from bridge.login.keysets import KeySet
@@ -89,6 +89,22 @@ class Verifier:
         self._cache_size = settings.verify_cache_size
 
     @property
+    def ready(self) -> bool:
+        """Whether this verifier can check tokens now: always with HS secrets; with published
+        keys once its key set has loaded them (stale keys still verify)."""
+        return self._keyset is None or self._keyset.loaded
+
+    async def load_keys(self) -> bool:
+        """Ask for the published keys when none were ever loaded (the key set's cooldown
+        applies); the resulting :attr:`ready`."""
+        if self._keyset is not None and not self._keyset.loaded:
+            try:
+                await self._keyset.keys_for(None)
+            except KeysUnavailable:
+                return False
+        return self.ready
+
+    @property
     def keyset(self) -> KeySet | None:
         """The published keys this verifier uses (None for HS secrets)."""
         return self._keyset
@@ -100,11 +116,6 @@ class Verifier:
     @property
     def max_token_bytes(self) -> int:
         return self._max_token
-
-    @property
-    def ready(self) -> bool:
-        """Whether tokens can be verified: always with HS secrets, once keys were obtained."""
-        return self._keyset is None or self._keyset.loaded
 
     async def verify(self, token: str) -> Identity:
         """The identity in ``token``; raise ``TokenInvalid``, ``SubjectMissing`` or

@@ -14,8 +14,15 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from bridge.errors import ConfigError
+from bridge.settings.hints import (
+    development_secret_problems,
+    mistyped_target_problems,
+    placeholder_problems,
+    unknown_key_hint,
+)
 from bridge.settings.root import Settings
 from bridge.targets.registry import TARGET_TYPES
 
@@ -55,31 +62,71 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _lines(errors: list[ErrorDetails], prefix: tuple[int | str, ...] = ()) -> list[str]:
+    problems = []
+    for err in errors:
+        loc = (*prefix, *err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message += unknown_key_hint(loc)
+        problems.append(f"{_location(loc)}: {message}")
+    return problems
+
+
 def format_validation_error(exc: ValidationError) -> list[str]:
-    """One ``path: message`` line per problem; never includes the offending input."""
+    """One ``path: message`` line per problem; never includes the offending input. An unknown
+    key names the nearest valid one."""
+    return _lines(exc.errors(include_input=False, include_url=False))
+
+
+def _schema_problems(
+    exc: ValidationError, data: dict[str, Any], context: dict[str, Any]
+) -> list[str]:
+    """Every problem; a target whose ``type`` is mistyped is checked as the nearest type."""
     problems = []
     for err in exc.errors(include_input=False, include_url=False):
-        message = err["msg"].removeprefix("Value error, ")
-        problems.append(f"{_location(err['loc'])}: {message}")
+        loc = err["loc"]
+        if err["type"] == "union_tag_invalid" and len(loc) == 2 and loc[0] == "targets":
+            line, found = mistyped_target_problems(data, str(loc[1]), context)
+            problems.append(line)
+            for more in found:
+                problems += _lines(more.errors(include_input=False, include_url=False), loc)
+        else:
+            problems += _lines([err])
     return problems
 
 
 def parse_settings(
-    data: Any, *, base_dir: Path | str = ".", environ: Mapping[str, str] | None = None
+    data: Any,
+    *,
+    base_dir: Path | str = ".",
+    environ: Mapping[str, str] | None = None,
+    refuse_placeholders: bool = False,
 ) -> Settings:
-    """Validate already-parsed YAML; raise :class:`ConfigError` listing every problem."""
+    """Validate already-parsed YAML; raise :class:`ConfigError` listing every problem.
+
+    ``refuse_placeholders`` (every config file :func:`load_settings` reads): placeholders left
+    in the file or its secrets, and the example's development secrets on a non-loopback
+    address, are problems too.
+    """
     if not isinstance(data, dict):
         raise ConfigError(["(top level): the configuration must be a mapping"])
-    context: dict[str, Any] = {
-        "base_dir": Path(base_dir),
-        "environ": os.environ if environ is None else environ,
-    }
+    environ = os.environ if environ is None else environ
+    context: dict[str, Any] = {"base_dir": Path(base_dir), "environ": environ}
     if isinstance(data.get("targets"), dict):
         context["target_names"] = set(data["targets"])
+    problems = []
+    if refuse_placeholders:
+        problems += placeholder_problems(data, base_dir=Path(base_dir), environ=environ)
     try:
-        return Settings.model_validate(data, context=context)
+        settings = Settings.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(problems + _schema_problems(exc, data, context)) from None
+    if refuse_placeholders:
+        problems += development_secret_problems(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
 
 
 def load_settings(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -95,4 +142,4 @@ def load_settings(path: Path | str, *, environ: Mapping[str, str] | None = None)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
-    return parse_settings(data, base_dir=path.parent, environ=environ)
+    return parse_settings(data, base_dir=path.parent, environ=environ, refuse_placeholders=True)

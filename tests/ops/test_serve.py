@@ -36,10 +36,12 @@ WORKER_STARTING = re.compile(r"worker (\d+) starting \((\w+) event loop\)")
 class Gateway:
     """One ``bridge serve`` process; its output goes to a file (several workers write it)."""
 
-    def __init__(self, tmp_path: Path, workers: int, **overrides: Any) -> None:
-        data = config(log={"format": "json"}, **overrides)
+    def __init__(
+        self, tmp_path: Path, workers: int, *, use_config: bool = False, **overrides: Any
+    ) -> None:
         path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(data))
+        if not use_config:  # else the test has written it
+            path.write_text(yaml.safe_dump(config(log={"format": "json"}, **overrides)))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.output = tmp_path / "output.log"

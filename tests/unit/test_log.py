@@ -18,6 +18,7 @@ import structlog
 from bridge.access import flush_all
 from bridge.log import REDACTED, configure_logging, redact
 from bridge.settings.root import Settings
+from bridge.state import DRAINING
 from tests.api.test_visitors import AUTH, LINKED, STAFF_KEY
 from tests.conftest import (
     CHAT_SECRET,
@@ -123,10 +124,10 @@ async def test_error_answers_echo_the_request_id_too(client: AppClient) -> None:
 async def test_successful_probes_are_counted_but_not_logged(
     make_client: ClientFactory, log_lines: Lines
 ) -> None:
-    client = await make_client(
-        settings(redis={"url": "redis://127.0.0.1:1/0", "connect_timeout": 0.1})
-    )
+    client = await make_client(settings())
     assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/readyz")).status == 200
+    client.app[DRAINING].set()
     assert (await client.get("/readyz")).status == 503  # a failing probe is worth a line
     routes = [(line["route"], line["status"]) for line in access_lines(log_lines)]
     assert routes == [("/readyz", 503)]
