@@ -17,7 +17,7 @@ import orjson
 from aiohttp import hdrs, web
 from aiohttp.hdrs import X_FORWARDED_FOR
 
-from bridge.errors import TargetNotFound, TokenError
+from bridge.errors import SsoOnlyTarget, TargetNotFound, TokenError
 from bridge.http.fetchmeta import check_fetch_metadata
 from bridge.login.cookies import read_cookie
 from bridge.login.verifier import Verifier
@@ -85,6 +85,8 @@ class TokenHandlers:
         signer = self._signers.get(request.match_info["name"])
         if signer is None:
             raise TargetNotFound()
+        if signer.type == "zendesk_sso":  # its token only ever travels in a form to Zendesk
+            raise SsoOnlyTarget()
         return signer
 
     def _handler(

@@ -9,6 +9,8 @@ zendesk_messaging    HS256  scope="user", external_id, name, email, exp         
 freshdesk            HS256  name, email, exp                                    3600 s    7200 s
 zipchat              RS256  email, first_name, last_name, additional_attributes 3600 s    3600 s
                             iat, exp; header ``kid``
+zendesk_sso          HS256  iat, jti, name, email, external_id (+ mapped       (no exp: Zendesk
+                            organization, tags, locale_id, ...)                judges iat)
 ===================  =====  ==================================================  ========  ======
 
 A configured ``ttl`` above the limit is clamped to it (``Signer.clamped`` says so, and
@@ -27,11 +29,12 @@ from bridge.targets.base import Clock, Signer, TargetSettings
 from bridge.targets.freshdesk import FreshdeskTarget
 from bridge.targets.zendesk_chat import ZendeskChatTarget
 from bridge.targets.zendesk_messaging import ZendeskMessagingTarget
+from bridge.targets.zendesk_sso import ZendeskSsoTarget
 from bridge.targets.zipchat import ZipchatTarget
 
 #: one entry of ``targets:``, told apart by its ``type``
 Target = Annotated[
-    ZendeskChatTarget | ZendeskMessagingTarget | FreshdeskTarget | ZipchatTarget,
+    ZendeskChatTarget | ZendeskMessagingTarget | FreshdeskTarget | ZipchatTarget | ZendeskSsoTarget,
     Field(discriminator="type"),
 ]
 
