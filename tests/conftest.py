@@ -28,6 +28,7 @@ from bridge.settings import Settings, parse_settings
 pytest_plugins = [
     "tests.support.redis_server",
     "tests.support.fake_zendesk",
+    "tests.support.fake_help_center",
     "tests.support.redis_topology",
 ]
 

@@ -65,6 +65,11 @@ def _return_to(request: web.Request) -> str | None:
     return values[0] if values else None
 
 
+def _redirect(location: str) -> web.Response:
+    """A 302 to ``location`` exactly as given (``HTTPFound`` would re-encode its query)."""
+    return web.Response(status=302, headers={hdrs.LOCATION: location})
+
+
 def _navigation_only(headers: Mapping[str, str]) -> None:
     """The sign-in page is opened by the browser itself, never fetched, framed or embedded."""
     mode = headers.get("Sec-Fetch-Mode")
@@ -116,7 +121,7 @@ class SsoHandlers:
             await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
             if self._login_url is None:
                 raise
-            raise web.HTTPFound(fill_url(self._login_url, str(request.url))) from None
+            return _redirect(fill_url(self._login_url, str(request.url)))
         request[SUBJECT] = identity.sub
         await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
         minted = signer.sign(identity)
@@ -136,5 +141,5 @@ class SsoHandlers:
         signer = self._target(request)
         return_to = signer.check_return_to(_return_to(request))
         if signer.logout_url is not None:
-            raise web.HTTPFound(fill_url(signer.logout_url, return_to))
-        raise web.HTTPFound(return_to)
+            return _redirect(fill_url(signer.logout_url, return_to))
+        return _redirect(return_to)

@@ -32,9 +32,9 @@ from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
 #: random bytes in a ``jti``: 192 bits, as 32 base64url characters
 JTI_BYTES = 24
 MAX_RETURN_TO_CHARS = 2048
-#: anything but printable ASCII without space and backslash: control characters, whitespace,
-#: backslashes (which browsers read as ``/``) and non-ASCII text (look-alike hosts, bidi marks)
-_NOT_PLAIN_URL = re.compile(r"[^!-\[\]-~]")
+#: anything but the characters of RFC 3986: control characters, whitespace, backslashes
+#: (which browsers read as ``/``), ``<>"{}|^`` and non-ASCII text (look-alikes, bidi marks)
+_NOT_PLAIN_URL = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TAG = re.compile(r"^[^\s,]{1,255}$")
 _PHOTO_URL = re.compile(r"^https://[^\s]{1,2040}$")
