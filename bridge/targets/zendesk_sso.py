@@ -200,6 +200,13 @@ class ZendeskSsoTarget(TargetSettings):
     #: login claims for Zendesk's optional claims
     claims: SsoClaims = Field(default_factory=SsoClaims)
 
+    @field_validator("ttl")
+    @classmethod
+    def _no_ttl(cls, value: int | None) -> int | None:
+        if value is not None:
+            raise ValueError("zendesk_sso tokens carry no exp (Zendesk judges iat): remove ttl")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _origin_and_path(cls, value: str) -> str:
