@@ -265,7 +265,7 @@ async def test_zendesk_messaging_reports_another_login_error_without_a_conflict(
     )
     assert error["code"] == "login_failed"
     assert error["message"] == (
-        "Zendesk Messaging refused the login: The JWT signature is invalid"
+        "login_failed: Zendesk Messaging refused the login: The JWT signature is invalid"
     )
     assert error["details"]["conflict"] is False
 

@@ -37,6 +37,8 @@ class Arrival:
     header: dict[str, Any]
     claims: dict[str, Any]
     return_to: str
+    #: the token as it arrived, so that a test can look for it elsewhere
+    token: str = field(repr=False, default="")
 
 
 @dataclass
@@ -84,7 +86,7 @@ class FakeHelpCenter:
             return self._refuse("jti_replayed")
         if not return_to.startswith(self.url + "/"):
             return self._refuse("return_to", 400)
-        arrival = Arrival(header, claims, return_to)
+        arrival = Arrival(header, claims, return_to, token)
         self.arrivals.append(arrival)
         session = secrets.token_urlsafe(16)
         self._sessions[session] = arrival
