@@ -10,13 +10,17 @@ each token with PyJWT; the test checks that no token travelled in a URL or a ``L
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from playwright.async_api import BrowserContext, Page, Request, Response
 from pytest_aiohttp import AiohttpServer
 
+from bridge.zendesk.dev_help_center import SSO_SECRET as DEV_SSO_SECRET
+from bridge.zendesk.dev_help_center import create_help_center_app
 from tests.browser.conftest import MakeStage, Stage
+from tests.browser.test_pages import DEMO
 from tests.conftest import EMAIL, SUB, config, login_token
 from tests.support.fake_help_center import SSO_SECRET, FakeHelpCenter
 
@@ -173,3 +177,29 @@ async def test_a_visitor_without_a_login_goes_through_the_sites_login_page_and_b
     statuses = [seen.status for seen in stage.requests if seen.path == "/v1/sso/help"]
     assert statuses == [302, 200]
     traffic.assert_no_token(fake)
+
+
+async def test_the_demo_signs_the_development_user_in_to_the_stand_in_help_center(
+    make_stage: MakeStage, aiohttp_server: AiohttpServer, screenshots: Path
+) -> None:
+    stand_in = await aiohttp_server(create_help_center_app(), host="127.0.0.1")
+    help_center = f"http://127.0.0.1:{stand_in.port}"
+    targets = config()["targets"]
+    targets["help"] = {
+        "type": "zendesk_sso",
+        "base_url": help_center,
+        "secret": {"value": DEV_SSO_SECRET},
+    }
+    stage = await make_stage(targets=targets, demo=DEMO)
+    page = await stage.open(stage.gateway + "/demo", signed_in=False)
+    await page.click("#signin-button")
+    await page.wait_for_selector('article.target[data-target="chat"][data-state="ok"]')
+    card = page.locator('article.target[data-target="help"]')
+    assert await card.get_attribute("data-state") == "sso"
+    await card.get_by_role("link", name="Sign in to the help center").click()
+    await page.wait_for_url(help_center + "/")  # no return_to: the help center's home
+    assert await page.inner_text("#who") == "Signed in as Ann Lee"
+    claims = await page.inner_text("#claims")
+    assert "external_id\t82cd5e0c-c3ff-11e9-b199-c1e5fc81c37f" in claims
+    await page.screenshot(path=str(screenshots / "help-center-sso.png"))
+    assert stage.page_errors == []

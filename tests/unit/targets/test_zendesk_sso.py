@@ -135,6 +135,7 @@ def test_return_to_hosts_default_to_base_urls_host_and_the_form_goes_to_access_j
         {"logout_url": "javascript:alert(1)"},
         {"claims": {"user_fields": {"bad key": "plan"}}},
         {"claims": {"unknown": "x"}},
+        {"ttl": 60},
     ],
 )
 def test_invalid_settings_are_refused(overrides: dict[str, Any]) -> None:
