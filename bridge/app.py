@@ -36,6 +36,7 @@ from bridge.http.middleware import edge_middleware
 from bridge.http.pages import PageHandlers, static_file
 from bridge.http.parse_errors import install_safe_parse_errors
 from bridge.http.probes import ProbeHandlers
+from bridge.http.sso import SsoHandlers
 from bridge.http.staff import StaffHandlers
 from bridge.http.tokens import TokenHandlers
 from bridge.log import install_redaction
@@ -76,6 +77,7 @@ class Route:
 @dataclass(frozen=True)
 class Handlers:
     tokens: TokenHandlers
+    sso: SsoHandlers
     staff: StaffHandlers
     probes: ProbeHandlers
     pages: PageHandlers
@@ -90,6 +92,8 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
         Route("POST", "/generate/token", h.tokens.generate_token, cors=True),
         Route("GET", "/v1/targets/{name}/token", h.tokens.target_token, cors=True),
         Route("POST", "/v1/targets/{name}/token", h.tokens.target_token, cors=True),
+        Route("GET", "/v1/sso/{name}", h.sso.login),
+        Route("GET", "/v1/sso/{name}/logout", h.sso.logout),
         Route("GET", "/v1/visitors/{visitor_id}", h.staff.get_visitor),
         Route("GET", "/v1/login-users/{login_user_id}/zendesk", h.staff.get_login_user),
         Route("GET", "/healthz", h.probes.healthz),
@@ -194,6 +198,7 @@ def _resources(
                 verify=functools.partial(verifier.verify, cookie=settings.upstream.cookie),
             )
             h.tokens.bind(verifier, limits)
+            h.sso.bind(verifier, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
             h.probes.bind(redis, verifier)
             yield
@@ -251,6 +256,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             default=settings.default,
             cors_origins=settings.cors.origins,
         ),
+        sso=SsoHandlers(signers, login_url=settings.upstream.login_url),
         staff=StaffHandlers(records, cookie=settings.upstream.cookie),
         probes=ProbeHandlers(signers, draining=draining, retiring=retiring),
         pages=PageHandlers(settings, signers),

@@ -13,6 +13,8 @@ come back later.
     │   └── EmailMissing            422 00-03
     ├── KeysUnavailable             503        the login system's keys could never be fetched
     ├── TargetNotFound              404
+    ├── SsoOnlyTarget               404        a zendesk_sso target has no token endpoint
+    ├── BadReturnTo                 400        return_to is not an allowed http(s) URL
     ├── FetchMetadataRefused        403        the browser says this is not a token fetch
     ├── StaffUnauthorized           401        no or wrong staff credentials
     ├── LookupNotConfigured         503        this deployment has no such Zendesk API
@@ -127,6 +129,18 @@ class TargetNotFound(BridgeError):
     status = 404
     code = "target_not_found"
     description = "No such target"
+
+
+class SsoOnlyTarget(BridgeError):
+    status = 404
+    code = "sso_only_target"
+    description = "This target signs in through /v1/sso/{name}; it has no token endpoint"
+
+
+class BadReturnTo(BridgeError):
+    status = 400
+    code = "bad_return_to"
+    description = "return_to must be an http(s) URL on one of the help center's hosts"
 
 
 class FetchMetadataRefused(BridgeError):

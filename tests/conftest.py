@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.support.redis_server",
     "tests.support.fake_zendesk",
     "tests.support.fake_hubspot",
+    "tests.support.fake_help_center",
     "tests.support.redis_topology",
 ]
 

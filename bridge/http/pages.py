@@ -48,6 +48,7 @@ STATIC_FILES = {
     "bridge.js": "text/javascript; charset=utf-8",
     "demo.js": "text/javascript; charset=utf-8",
     "staff.js": "text/javascript; charset=utf-8",
+    "sso.js": "text/javascript; charset=utf-8",
     "pages.css": "text/css; charset=utf-8",
 }
 STATIC_CACHE_CONTROL = "public, max-age=300"

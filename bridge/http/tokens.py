@@ -18,7 +18,7 @@ import orjson
 from aiohttp import hdrs, web
 from aiohttp.hdrs import FORWARDED, X_FORWARDED_FOR
 
-from bridge.errors import TargetNotFound, TokenError
+from bridge.errors import SsoOnlyTarget, TargetNotFound, TokenError
 from bridge.http.fetchmeta import check_fetch_metadata
 from bridge.login.systems import LoginSystems, verify_cookies
 from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
@@ -87,6 +87,8 @@ class TokenHandlers:
         signer = self._signers.get(request.match_info["name"])
         if signer is None:
             raise TargetNotFound()
+        if signer.type == "zendesk_sso":  # its token only ever travels in a form to Zendesk
+            raise SsoOnlyTarget()
         return signer
 
     def _handler(

@@ -148,6 +148,17 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+_HTTP_URL_WITH_QUERY = re.compile(r"^https?://[^\s/?#@\\]+(/[^\s#\\]*)?$")
+
+
+def _http_url_with_query(value: str) -> str:
+    if not _HTTP_URL_WITH_QUERY.match(value) or not value.isascii():
+        raise ValueError("must be an http:// or https:// URL (a query is allowed, no fragment)")
+    return value
+
+
+#: an absolute http(s) URL that may carry a query (a ``{return}`` placeholder, say)
+HttpUrlWithQuery = Annotated[str, AfterValidator(_http_url_with_query)]
 
 
 STAFF_KEY_MIN_BYTES = 16

@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from bridge.settings.base import ClaimName, HmacSecret, HttpUrl, Model, SecretSource
+from bridge.settings.base import (
+    ClaimName,
+    HmacSecret,
+    HttpUrl,
+    HttpUrlWithQuery,
+    Model,
+    SecretSource,
+)
 
 Algorithm = Literal[
     "HS256", "HS384", "HS512",
@@ -60,6 +67,8 @@ class UpstreamSettings(Model):
     keys_cache_ttl: int = Field(default=600, ge=10, le=86400)
     keys_refresh_cooldown: int = Field(default=30, ge=1, le=3600)
     keys_timeout: float = Field(default=5.0, gt=0, le=60)
+    #: where a visitor without a login is sent by /v1/sso/; ``{return}`` becomes the request's URL
+    login_url: HttpUrlWithQuery | None = None
 
     @field_validator("algorithms")
     @classmethod

@@ -111,6 +111,8 @@ class Settings(Model):
             if len(self.targets) != 1:
                 raise ValueError("default_target is required when there are several targets")
             object.__setattr__(self, "default_target", next(iter(self.targets)))
+        if self.targets[self.default].type == "zendesk_sso":
+            raise ValueError("default_target may not be a zendesk_sso target (it mints no token)")
         return self
 
     @property

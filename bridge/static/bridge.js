@@ -235,7 +235,8 @@
     /**
      * Zendesk Messaging. Resolves with the handle once Zendesk reports the login; rejects with
      * a BridgeError: the gateway's (no login cookie, ...) or code "login_failed" carrying
-     * Zendesk's LoginFailedError in `details` (a 409 there: the external_id is taken).
+     * Zendesk's LoginFailedError in `details`, with `details.conflict` true for a 409 (the
+     * external_id is taken by another user with that email), whose message says so.
      */
     function zendeskMessaging(opts) {
       opts = opts || {};
@@ -265,11 +266,21 @@
           function loginCallback(error) {
             if (error) {
               const said = error.message || error.reason || String(error);
+              // 409: another Zendesk user with this email already has a different external_id
+              const conflict =
+                error.status === 409 ||
+                /\b409\b|conflict/i.test(String(error.reason || "") + " " + String(error.message || ""));
+              const text = conflict
+                ? "Zendesk Messaging refused the login: another Zendesk user with this email " +
+                  "already has a different external_id (409 conflict); the Zendesk admin must " +
+                  "merge or correct that user. Zendesk said: " + said
+                : "Zendesk Messaging refused the login: " + said;
               fail(
-                new BridgeError("login_failed", "Zendesk Messaging refused the login: " + said, null, {
+                new BridgeError("login_failed", text, null, {
                   message: error.message || null,
                   reason: error.reason || null,
                   type: error.type || null,
+                  conflict: conflict,
                 })
               );
             } else if (!settled) {

@@ -81,6 +81,7 @@
     intercom: "Intercom",
     hmac_identity: "HMAC identity",
     hubspot: "HubSpot",
+    zendesk_sso: "Zendesk help center SSO",
   };
 
   function el(tag, attrs, children) {
@@ -195,6 +196,20 @@
     if (ADVICE[err.code]) node.append(el("p", { class: "hint advice", text: ADVICE[err.code] }));
   }
 
+  /** A help center sign-in has no token to show: its token only ever goes to Zendesk. */
+  function showSso(node, target) {
+    node.dataset.state = "sso";
+    node.querySelector(".verdict").textContent = "signs in with a form POST";
+    node.append(
+      el("p", { class: "hint", text: "The token goes straight to the help center's /access/jwt " +
+        "in a form the gateway's page submits; it never reaches this page or a URL." }),
+      el("p", {}, [
+        el("a", { class: "button sso-link", href: "/v1/sso/" + encodeURIComponent(target.name),
+          text: "Sign in to the help center" }),
+      ])
+    );
+  }
+
   async function fetchAll() {
     const list = document.getElementById("targets");
     list.replaceChildren();
@@ -202,6 +217,10 @@
       targets.map(async (target) => {
         const node = card(target);
         list.append(node);
+        if (target.type === "zendesk_sso") {
+          showSso(node, target);
+          return "sso";
+        }
         try {
           showToken(node, target, await bridge.token(target.name));
           return "ok";

@@ -12,6 +12,8 @@ zipchat              RS256  email, first_name, last_name, additional_attributes 
 intercom             HS256  user_id, email, chosen user attributes, exp         3600 s    1 day
 hmac_identity        hex    HMAC-SHA256 of the email (or ``sub``)               none      none
 hubspot              --     HubSpot's own token, reused per user                42300 s   42300 s
+zendesk_sso          HS256  iat, jti, name, email, external_id (+ mapped       (no exp: Zendesk
+                            organization, tags, locale_id, ...)                judges iat)
 ===================  =====  ==================================================  ========  ======
 
 A configured ``ttl`` above the limit is clamped to it (``Signer.clamped`` says so, and
@@ -33,6 +35,7 @@ from bridge.targets.hubspot import HubSpotTarget
 from bridge.targets.intercom import IntercomTarget
 from bridge.targets.zendesk_chat import ZendeskChatTarget
 from bridge.targets.zendesk_messaging import ZendeskMessagingTarget
+from bridge.targets.zendesk_sso import ZendeskSsoTarget
 from bridge.targets.zipchat import ZipchatTarget
 
 #: one entry of ``targets:``, told apart by its ``type``
@@ -43,7 +46,8 @@ Target = Annotated[
     | ZipchatTarget
     | IntercomTarget
     | HmacIdentityTarget
-    | HubSpotTarget,
+    | HubSpotTarget
+    | ZendeskSsoTarget,
     Field(discriminator="type"),
 ]
 

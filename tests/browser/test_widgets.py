@@ -237,11 +237,37 @@ async def test_zendesk_messaging_surfaces_the_login_callbacks_error(
     assert error["isBridgeError"]
     assert error["code"] == "login_failed"
     assert "external_id belongs to another user (409)" in error["message"]
+    assert "already has a different external_id (409 conflict)" in error["message"]
     assert error["details"] == {
         "type": "LoginFailedError",
         "reason": "conflict",
         "message": "external_id belongs to another user (409)",
+        "conflict": True,
     }
+
+
+async def test_zendesk_messaging_reports_another_login_error_without_a_conflict(
+    make_stage: MakeStage,
+) -> None:
+    stage = await make_stage()
+    page = await stage.open(stage.shop + "/")
+    error = await run(
+        page,
+        """async (gateway) => {
+            const login = Bridge.connect({gateway}).zendeskMessaging({target: "messaging"});
+            const [, , jwtCallback, loginCallback] = received.zE[0];
+            await callWidgetFn(jwtCallback);
+            loginCallback({type: "LoginFailedError", reason: "invalid_jwt",
+                           message: "The JWT signature is invalid"});
+            try { await login; return null; } catch (err) { return asData(err); }
+        }""",
+        stage,
+    )
+    assert error["code"] == "login_failed"
+    assert error["message"] == (
+        "login_failed: Zendesk Messaging refused the login: The JWT signature is invalid"
+    )
+    assert error["details"]["conflict"] is False
 
 
 async def test_zendesk_messaging_rejects_with_the_gateways_error(make_stage: MakeStage) -> None:

@@ -73,6 +73,12 @@ def gateway_config(
                 "secret": {"value": "docs-test-freshdesk-secret-0123456789a"},
             },
             "zipchat": {"type": "zipchat", "private_key": {"value": _zipchat_pem()}},
+            "help-center": {
+                "type": "zendesk_sso",
+                "base_url": "https://acme.zendesk.com",
+                "secret": {"value": "docs-test-zendesk-sso-secret-0123456789"},
+                "return_to_hosts": ["acme.zendesk.com", "help.acme.com"],
+            },
         },
         "default_target": "zendesk-chat",
         "cors": {"origins": [ORIGIN]},

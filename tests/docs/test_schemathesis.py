@@ -66,6 +66,9 @@ REACHED = (
     ("POST", "/demo/login", 200),
     ("POST", "/demo/login", 400),
     ("GET", "/readyz", 200),
+    ("GET", "/v1/sso/{name}", 200),
+    ("GET", "/v1/sso/{name}", 400),
+    ("GET", "/v1/sso/{name}/logout", 302),
 )
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 

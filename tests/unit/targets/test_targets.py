@@ -242,10 +242,10 @@ def test_every_call_signs_anew_with_the_current_second() -> None:
 def test_the_registry_knows_every_type_once() -> None:
     assert TARGET_TYPES == (
         "zendesk_chat", "zendesk_messaging", "freshdesk", "zipchat",
-        "intercom", "hmac_identity", "hubspot",
+        "intercom", "hmac_identity", "hubspot", "zendesk_sso",
     )  # fmt: skip
-    # the shared configuration has the four signers; tests/unit/targets/test_more_widgets.py
-    # and tests/unit/targets/test_hubspot.py build the others
+    # the shared configuration has the four signers; tests/unit/targets/test_more_widgets.py,
+    # test_hubspot.py and test_zendesk_sso.py build the others
     assert {signer.type for signer in signers().values()} == set(TARGET_TYPES[:4])
 
 

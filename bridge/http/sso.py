@@ -1,0 +1,143 @@
+"""Zendesk JWT single sign-on: the remote login and logout URLs of a ``zendesk_sso`` target.
+
+    GET /v1/sso/{name}?return_to=URL          the remote login URL
+    GET /v1/sso/{name}/logout?return_to=URL   the remote logout URL
+
+A sign-in reads top to bottom: the target -> ``return_to`` checked (400 ``bad_return_to``)
+-> Fetch Metadata (a top-level navigation only) -> the login cookies -> ``LoginSystems.verify``
+-> the address and subject limits -> ``signer.sign(identity)`` -> a page whose form POSTs
+``jwt`` and ``return_to`` to ``{base_url}/access/jwt``. A small script submits it at once; with
+scripts off the visitor presses its button.
+
+A visitor with no login cookie (or an invalid one) is sent to ``upstream.login_url`` with
+``{return}`` replaced by this request's URL, when it is set; otherwise the answer is the
+usual 401 (``00-00`` / ``00-01``). The token is only ever in the page's form: never in a URL,
+a ``Location`` header or a log line.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from aiohttp import hdrs, web
+from aiohttp.hdrs import FORWARDED, X_FORWARDED_FOR
+
+from bridge.errors import BadReturnTo, FetchMetadataRefused, TargetNotFound, TokenError
+from bridge.login.systems import LoginSystems, verify_cookies
+from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
+from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
+from bridge.ratelimit import RateLimits
+from bridge.state import LOGIN, SUBJECT, TARGET
+from bridge.targets.base import Signer
+from bridge.targets.zendesk_sso import ZendeskSsoSigner, fill_url
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "sso.html"
+
+
+@cache
+def _template() -> str:
+    return TEMPLATE.read_text(encoding="utf-8")
+
+
+def page_headers(signer: ZendeskSsoSigner) -> dict[str, str]:
+    """The sign-in page may run its own script and post its form to Zendesk, nothing else."""
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        f"form-action {signer.origin}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        hdrs.CACHE_CONTROL: "no-store",
+    }
+
+
+def _return_to(request: web.Request) -> str | None:
+    """The one ``return_to`` of the query (two are refused: which would Zendesk read?)."""
+    values = request.rel_url.query.getall("return_to", [])
+    if len(values) > 1:
+        raise BadReturnTo(reason="return_to_repeated")
+    return values[0] if values else None
+
+
+def _redirect(location: str) -> web.Response:
+    """A 302 to ``location`` exactly as given (``HTTPFound`` would re-encode its query)."""
+    return web.Response(status=302, headers={hdrs.LOCATION: location})
+
+
+def _navigation_only(headers: Mapping[str, str]) -> None:
+    """The sign-in page is opened by the browser itself, never fetched, framed or embedded."""
+    mode = headers.get("Sec-Fetch-Mode")
+    dest = headers.get("Sec-Fetch-Dest")
+    if mode is not None and mode.strip().lower() != "navigate":
+        raise FetchMetadataRefused(reason="sso_not_navigation")
+    if dest is not None and dest.strip().lower() != "document":
+        raise FetchMetadataRefused(reason="sso_fetch_dest")
+
+
+class SsoHandlers:
+    """``login`` and ``logout`` for the ``zendesk_sso`` targets, bound at start-up
+    (:meth:`bind`) to the verifier and the limits."""
+
+    def __init__(self, signers: Mapping[str, Signer], *, login_url: str | None) -> None:
+        self._signers = {
+            name: signer for name, signer in signers.items() if isinstance(signer, ZendeskSsoSigner)
+        }
+        self._login_url = login_url
+
+    # set by bind(), at start-up, before any request
+    _verifier: LoginSystems
+    _limits: RateLimits
+
+    def bind(self, verifier: LoginSystems, limits: RateLimits) -> None:
+        self._verifier, self._limits = verifier, limits
+
+    def _target(self, request: web.Request) -> ZendeskSsoSigner:
+        signer = self._signers.get(request.match_info["name"])
+        if signer is None:
+            raise TargetNotFound()
+        request[TARGET] = signer.name
+        return signer
+
+    async def login(self, request: web.Request) -> web.Response:
+        signer = self._target(request)
+        return_to = signer.check_return_to(_return_to(request))
+        headers = request.headers
+        _navigation_only(headers)
+        limits = self._limits
+        address = limits.client_address(
+            request.remote, headers.getall(X_FORWARDED_FOR, ()), headers.getall(FORWARDED, ())
+        )
+        try:
+            identity = await verify_cookies(self._verifier, headers.getall(hdrs.COOKIE, ()))
+        except TokenError:
+            await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
+            if self._login_url is None:
+                raise
+            return _redirect(fill_url(self._login_url, str(request.url)))
+        request[SUBJECT] = identity.sub
+        request[LOGIN] = identity.login
+        await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
+        minted = signer.sign(identity)
+        text = (
+            _template()
+            .replace("{{action}}", html.escape(signer.action))
+            .replace("{{return_to}}", html.escape(return_to))
+            .replace("{{jwt}}", html.escape(minted.token))
+        )
+        return web.Response(
+            text=text, content_type="text/html", charset="utf-8", headers=page_headers(signer)
+        )
+
+    async def logout(self, request: web.Request) -> web.Response:
+        """Zendesk's remote logout URL: on to ``logout_url`` (``{return}`` = the allowed
+        ``return_to``), else to the allowed ``return_to``, else the help center's home."""
+        signer = self._target(request)
+        return_to = signer.check_return_to(_return_to(request))
+        if signer.logout_url is not None:
+            return _redirect(fill_url(signer.logout_url, return_to))
+        return _redirect(return_to)
