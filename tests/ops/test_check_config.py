@@ -109,7 +109,7 @@ def test_the_examples_development_secrets_are_refused_off_loopback(
     assert flagged == {
         "upstream.secrets.0", "targets.zendesk-chat.secret", "targets.zendesk-messaging.secret",
         "targets.freshdesk.secret", "targets.zipchat.private_key", "zendesk_chat_api.token",
-        "zendesk_support_api.token", "staff.api_keys.0",
+        "zendesk_support_api.token", "staff.api_keys.0", "targets.help-center.secret",
     }  # fmt: skip
     assert all("development secret of the example configuration" in line for line in problems)
     # on loopback (the example as it is) they are allowed: it is for a local trial
