@@ -149,10 +149,17 @@ def start(cmd: list[str], cpu: int | None, log: Path, cwd: Path = ROOT) -> subpr
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """Resident memory of ``pid`` and its descendants (``bridge serve`` supervises its
+    workers, so the gateway's memory is in its children)."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # it exited meanwhile
+        return total
+    return total + sum(rss_kib(int(child)) for child in children)
 
 
 def mint_tokens(path: Path, users: int, key: rsa.RSAPrivateKey | None = None) -> None:

@@ -23,14 +23,12 @@ from functools import cache
 from pathlib import Path
 
 from aiohttp import hdrs, web
-from aiohttp.hdrs import FORWARDED, X_FORWARDED_FOR
 
 from bridge.errors import BadReturnTo, FetchMetadataRefused, TargetNotFound, TokenError
-from bridge.login.systems import LoginSystems, verify_cookies
-from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
-from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
+from bridge.http.tokens import identify
+from bridge.login.systems import LoginSystems
 from bridge.ratelimit import RateLimits
-from bridge.state import LOGIN, SUBJECT, TARGET
+from bridge.state import TARGET
 from bridge.targets.base import Signer
 from bridge.targets.zendesk_sso import ZendeskSsoSigner, fill_url
 
@@ -106,22 +104,13 @@ class SsoHandlers:
     async def login(self, request: web.Request) -> web.Response:
         signer = self._target(request)
         return_to = signer.check_return_to(_return_to(request))
-        headers = request.headers
-        _navigation_only(headers)
-        limits = self._limits
-        address = limits.client_address(
-            request.remote, headers.getall(X_FORWARDED_FOR, ()), headers.getall(FORWARDED, ())
-        )
+        _navigation_only(request.headers)
         try:
-            identity = await verify_cookies(self._verifier, headers.getall(hdrs.COOKIE, ()))
+            identity = await identify(request, self._verifier, self._limits)
         except TokenError:
-            await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
             if self._login_url is None:
                 raise
             return _redirect(fill_url(self._login_url, str(request.url)))
-        request[SUBJECT] = identity.sub
-        request[LOGIN] = identity.login
-        await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
         minted = signer.sign(identity)
         text = (
             _template()

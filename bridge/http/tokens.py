@@ -20,6 +20,7 @@ from aiohttp.hdrs import FORWARDED, X_FORWARDED_FOR
 
 from bridge.errors import SsoOnlyTarget, TargetNotFound, TokenError
 from bridge.http.fetchmeta import check_fetch_metadata
+from bridge.login.identity import Identity
 from bridge.login.systems import LoginSystems, verify_cookies
 from bridge.ratelimit import ADDRESS as ADDRESS_LIMIT
 from bridge.ratelimit import SUBJECT as SUBJECT_LIMIT
@@ -57,6 +58,29 @@ def _target_answer(request: web.Request, signer: Signer, minted: MintedToken) ->
     if minted.extra:
         body.update(minted.extra)
     return json_response(body)
+
+
+async def identify(request: web.Request, verifier: LoginSystems, limits: RateLimits) -> Identity:
+    """The request's verified login user, counted against the address and subject limits.
+
+    A login token that cannot be used counts against the address limit alone (which may
+    answer 429 instead) and is raised as it was. Shared by every route that acts for the
+    visitor: the token endpoints and the help center sign-on.
+    """
+    headers = request.headers
+    address = limits.client_address(
+        request.remote, headers.getall(X_FORWARDED_FOR, ()), headers.getall(FORWARDED, ())
+    )
+    try:
+        identity = await verify_cookies(verifier, headers.getall(hdrs.COOKIE, ()))
+    except TokenError:
+        await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
+        raise
+    request[SUBJECT] = identity.sub
+    request[LOGIN] = identity.login
+    # both limits in one check: one Redis round trip when they are shared
+    await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
+    return identity
 
 
 class TokenHandlers:
@@ -97,21 +121,8 @@ class TokenHandlers:
         async def handle(request: web.Request) -> web.Response:
             signer = pick(request)
             request[TARGET] = signer.name
-            headers = request.headers
-            check_fetch_metadata(headers, self._origins)
-            limits = self._limits
-            address = limits.client_address(
-                request.remote, headers.getall(X_FORWARDED_FOR, ()), headers.getall(FORWARDED, ())
-            )
-            try:
-                identity = await verify_cookies(self._verifier, headers.getall(hdrs.COOKIE, ()))
-            except TokenError:
-                await limits.check((ADDRESS_LIMIT, address))  # failed attempts count too
-                raise
-            request[SUBJECT] = identity.sub
-            request[LOGIN] = identity.login
-            # both limits in one check: one Redis round trip when they are shared
-            await limits.check((ADDRESS_LIMIT, address), (SUBJECT_LIMIT, identity.sub))
+            check_fetch_metadata(request.headers, self._origins)
+            identity = await identify(request, self._verifier, self._limits)
             if isinstance(signer, Broker):  # the vendor issues it: a call, through the cache
                 return answer(request, signer, await signer.obtain(identity))
             return answer(request, signer, signer.sign(identity))
