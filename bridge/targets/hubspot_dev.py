@@ -1,6 +1,6 @@
 """A development stand-in for HubSpot's visitor identification API.
 
-    python -m bridge.targets.hubspot_dev --port 8003
+    python -m bridge.targets.hubspot_dev --port 8004
 
 serves, on 127.0.0.1 only, ``POST /visitor-identification/v3/tokens/create``: with the
 development token below as Bearer and a JSON body with an ``email``, it answers
@@ -10,7 +10,7 @@ The configuration it prints at start-up::
     targets:
       hubspot:
         type: hubspot
-        api_base_url: http://127.0.0.1:8003
+        api_base_url: http://127.0.0.1:8004
         access_token: {value: "DEVELOPMENT-ONLY-hubspot-private-app-token"}
 
 Not for production: it exists so that the HubSpot target can be tried end to end without a
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m bridge.targets.hubspot_dev",
         description="A development stand-in for HubSpot's visitor identification API.",
     )
-    parser.add_argument("--port", type=int, default=8003)
+    parser.add_argument("--port", type=int, default=8004)
     args = parser.parse_args(argv)
     print(
         "dev HubSpot stand-in; gateway configuration:\n"
