@@ -119,7 +119,7 @@ def request_id_for(given: str | None) -> str:
     """The caller's id when it is safe to log and echo, else a fresh one (32 hex digits)."""
     if given is not None and _REQUEST_ID.fullmatch(given) and "eyJ" not in given:
         return given
-    return f"{_ID_PREFIX}{next(_id_counter):016x}"
+    return _ID_PREFIX + format(next(_id_counter), "016x")
 
 
 class AccessRecords:

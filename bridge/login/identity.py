@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _MAX_EMAIL_CHARS = 254
@@ -43,9 +43,22 @@ class Identity:
     login: str = "default"
     #: that system's display-name claims (its ``name_claims``)
     name_claims: tuple[str, ...] = ("name", "username", "email")
+    #: display names worked out, by the claim names asked for: an identity lives on in the
+    #: verifier's cache for as long as its login token, and every token it mints asks again
+    _names: dict[tuple[str, ...], str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def display_name(self, claim_names: Sequence[str]) -> str | None:
         """The first named claim that is a non-empty sane string; ``"email"`` is ``self.email``."""
+        key = tuple(claim_names)
+        try:
+            return self._names[key]
+        except KeyError:
+            found = self._names[key] = self._display_name(key)
+            return found
+
+    def _display_name(self, claim_names: Sequence[str]) -> str | None:
         for name in claim_names:
             value = self.email if name == "email" else self.claims.get(name)
             if isinstance(value, str):

@@ -14,17 +14,17 @@ code.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import binascii
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import aiohttp
 import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from pydantic import Field
 
 from bridge.cache import Cache
@@ -36,16 +36,19 @@ from bridge.settings.base import ClaimName, Model, Secret
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True)
-class MintedToken:
+class MintedToken(NamedTuple):
     token: str
     expires_at: int | None
     #: more members of the ``/v1/targets/{name}/token`` answer (e.g. what was signed)
     extra: Mapping[str, str] | None = None
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """Unpadded base64url (``base64.urlsafe_b64encode`` without its Python-level steps)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def header_segment(header: Mapping[str, str]) -> bytes:
@@ -135,16 +138,16 @@ class HmacJwtSigner(Signer):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(name, ttl=ttl, name_claims=name_claims, clock=clock)
-        # HMAC-SHA256 keyed once: copying the keyed state costs half of hmac.digest(), which
-        # sets the key up again for every token
-        self._keyed = hmac.new(secret.reveal(), digestmod=hashlib.sha256)
+        # HMAC-SHA256 keyed once, by cryptography: copying its keyed state costs a third of the
+        # standard library's hmac.digest(), which sets the key up again for every token
+        self._keyed = crypto_hmac.HMAC(secret.reveal(), hashes.SHA256())
         self._header = header_segment({"alg": "HS256", "typ": "JWT", **(headers or {})})
 
     def _encode(self, claims: dict[str, Any]) -> str:
         signing_input = self._header + b"." + payload_segment(claims)
         mac = self._keyed.copy()
         mac.update(signing_input)
-        return (signing_input + b"." + b64url(mac.digest())).decode("ascii")
+        return (signing_input + b"." + b64url(mac.finalize())).decode("ascii")
 
 
 @dataclass(frozen=True)
