@@ -32,6 +32,7 @@ from bridge.access import AccessRecords
 from bridge.cache import build_cache
 from bridge.errors import ConfigError
 from bridge.http.cors import EXPOSE_HEADERS, ActualCors
+from bridge.http.fastpath import FastTokens
 from bridge.http.middleware import edge_middleware
 from bridge.http.pages import PageHandlers, static_file
 from bridge.http.parse_errors import install_safe_parse_errors
@@ -49,7 +50,7 @@ from bridge.redis import SharedRedis
 from bridge.settings.root import Settings
 from bridge.settings.server import demo_problems
 from bridge.staff import StaffAuth
-from bridge.state import DRAINING, RETIRING
+from bridge.state import DRAINING, FAST_PATH, RETIRING
 from bridge.targets.base import Broker, BrokerResources, Signer
 from bridge.targets.registry import build_signers
 from bridge.zendesk.client import chat_client, support_client
@@ -77,6 +78,7 @@ class Route:
 @dataclass(frozen=True)
 class Handlers:
     tokens: TokenHandlers
+    fast: FastTokens
     sso: SsoHandlers
     staff: StaffHandlers
     probes: ProbeHandlers
@@ -198,6 +200,7 @@ def _resources(
                 verify=functools.partial(verifier.verify, cookie=settings.upstream.cookie),
             )
             h.tokens.bind(verifier, limits)
+            h.fast.bind(verifier, limits)
             h.sso.bind(verifier, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
             h.probes.bind(redis, verifier)
@@ -230,6 +233,15 @@ def _setup_cors(
         actual.enable(route)
 
 
+def install_fast_path(runner: web.AppRunner) -> None:
+    """Serve ``runner``'s gateway (once set up) with the token routes' fast path in front of
+    its application (:mod:`bridge.http.fastpath`): ``bridge serve`` and the tests' clients."""
+    server = runner.server
+    if server is None:
+        raise RuntimeError("the runner is not set up")
+    server.request_handler = runner.app[FAST_PATH].wrap(server.request_handler)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     """The gateway for ``settings``; raises :class:`ConfigError` for a demo that may not run
     here (a ``--host`` override can make a validated configuration unsafe)."""
@@ -255,6 +267,13 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             signers,
             default=settings.default,
             cors_origins=settings.cors.origins,
+        ),
+        fast=FastTokens(
+            signers,
+            default=settings.default,
+            cors_origins=settings.cors.origins,
+            records=records,
+            draining=draining,
         ),
         sso=SsoHandlers(signers, login_url=settings.upstream.login_url),
         staff=StaffHandlers(records, cookie=settings.upstream.cookie),
@@ -282,6 +301,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     )
     app[DRAINING] = draining
     app[RETIRING] = retiring
+    app[FAST_PATH] = handlers.fast
 
     cors_routes = []
     for route in _routes(settings, handlers):

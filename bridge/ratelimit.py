@@ -355,6 +355,19 @@ class RateLimits:
         if wait > 0:
             self._refuse(found[index][0], wait)
 
+    async def admit(self, *checks: tuple[str, str]) -> bool:
+        """Like :meth:`check`, but False instead of a refusal, and then nothing is counted (no
+        metric either): for a caller that hands a refused request to :meth:`check`. Shared
+        limits with Redis unreachable are False too, for :meth:`check` to let through."""
+        rates = self._rates
+        found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
+        if not found:
+            return True
+        if self._memory is not None:
+            return self._memory.hit_many_now(found)[1] < 0
+        result = await self._backend.hit_many(found)
+        return result is not None and result[1] < 0
+
     def _refuse(self, limit: str, wait: float) -> NoReturn:
         if self._metrics is not None:
             self._metrics.rate_limit_event(limit, "limited")

@@ -3,7 +3,7 @@
 The supervisor binds the listening sockets itself (:mod:`bridge.listen`: a port in use is one
 line and exit 2, a second ``bridge serve`` on the same port is refused unless it asks for
 ``--reuse-port``) and hands one to each worker. Each worker loads the configuration itself
-(secrets are never pickled across processes) and runs ``web.run_app`` on its socket, with
+(secrets are never pickled across processes) and serves its socket through an ``AppRunner``, with
 uvloop when it is installed. On SIGTERM a worker drains (``server.drain_seconds``: answers
 close their connections and /readyz is 503), gives the requests in flight up to
 ``server.shutdown_timeout`` seconds to finish, then closes its resources and exits 0.
@@ -122,13 +122,13 @@ def _shut_down() -> None:
 
 
 def drain_on_sigterm(app: web.Application, seconds: float) -> None:
-    """Make SIGTERM drain for ``seconds`` before the graceful shutdown (``web.run_app`` only)."""
+    """Make SIGTERM drain for ``seconds`` before the graceful shutdown (under :func:`_serve`)."""
     if seconds <= 0:
         return
     draining = app[DRAINING]  # the edge middleware closes connections while it is set
 
     async def take_over_sigterm(app: web.Application) -> None:
-        # runs after run_app installed its handlers, so this one replaces its SIGTERM handler
+        # runs after the runner installed its handlers, so this one replaces its SIGTERM handler
         loop = asyncio.get_running_loop()
 
         def start() -> None:
@@ -144,8 +144,8 @@ def drain_on_sigterm(app: web.Application, seconds: float) -> None:
 
 
 def _notify_when_serving(ready: Connection) -> Callable[..., None]:
-    """``run_app``'s ``print``: its lines are logged, and the first (which comes once the socket
-    is served) tells the supervisor this worker serves."""
+    """Logs the line it is given; the first (which comes once the socket is served) also tells
+    the supervisor this worker serves."""
     told = False
 
     def show(line: object = "", *args: object, **kwargs: object) -> None:
@@ -185,7 +185,7 @@ def run_worker(
     path: Path, host: str | None, port: int | None, sock: socket.socket, ready: Connection
 ) -> None:
     # a stop (or a retirement) that arrives while the worker is still starting is a clean stop;
-    # once serving, run_app's own handlers take over and finish in-flight requests
+    # once serving, the runner's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(RETIRE_SIGNAL, _exit_quietly)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on
@@ -205,17 +205,62 @@ def run_worker(
     drain_on_sigterm(app, server.drain_seconds)
     retire_on_sigusr2(app, max(server.drain_seconds, RETIRE_SECONDS))
     app.on_startup.append(_settle_gc)  # after the cleanup contexts have made their resources
-    web.run_app(
-        app,
-        sock=sock,
-        shutdown_timeout=server.shutdown_timeout,
-        keepalive_timeout=server.keepalive_timeout,
-        backlog=server.backlog,
-        access_log=None,  # the edge middleware records the one line per request (bridge.access)
-        print=_notify_when_serving(ready),
-        loop=loop,
-    )
+    main = loop.create_task(_serve(app, sock, settings, _notify_when_serving(ready)))
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main)
+    except (GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        try:
+            if not main.done():  # a stop: its cleanup runs now
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(main)
+        finally:
+            _cancel_all(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            asyncio.set_event_loop(None)
     log.info("worker %d stopped", os.getpid())
+
+
+async def _serve(
+    app: web.Application, sock: socket.socket, settings: Settings, notify: Callable[[str], None]
+) -> None:
+    """What ``web.run_app`` does for one socket, with the token routes' fast path installed
+    between the runner's set-up and the first connection (``bridge.app.install_fast_path``).
+    It serves until SIGTERM or SIGINT (aiohttp's ``GracefulExit``), then shuts the runner down:
+    in-flight requests get ``server.shutdown_timeout`` seconds, then the app's resources close.
+    """
+    from bridge.app import install_fast_path
+
+    server = settings.server
+    runner = web.AppRunner(
+        app,
+        handle_signals=True,
+        access_log=None,  # the edge middleware records the one line per request (bridge.access)
+        keepalive_timeout=server.keepalive_timeout,
+        shutdown_timeout=server.shutdown_timeout,
+    )
+    await runner.setup()
+    try:
+        install_fast_path(runner)
+        site = web.SockSite(runner, sock, backlog=server.backlog)
+        await site.start()
+        notify(f"Running on {site.name}")
+        await asyncio.Event().wait()  # until GracefulExit ends the loop's run
+    finally:
+        await runner.cleanup()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on ``loop`` after the runner's cleanup, and let it finish."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 @dataclass(eq=False)

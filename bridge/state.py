@@ -8,8 +8,22 @@ state at all: ``create_app`` (:mod:`bridge.app`) hands them to the handlers that
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
+
+LowLevelHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+class FastPath(Protocol):
+    """What :mod:`bridge.http.fastpath` offers the runner: a handler in front of the app's."""
+
+    #: requests it answered itself
+    answered: int
+
+    def wrap(self, app_handler: LowLevelHandler) -> LowLevelHandler: ...
+
 
 #: set on SIGTERM while the process drains (``bridge.serve``): /readyz answers 503 and every
 #: answer closes its connection
@@ -17,6 +31,10 @@ DRAINING = web.AppKey("draining", asyncio.Event)
 #: set (with DRAINING) when a reload replaces this worker: answers close their connections so
 #: that clients move to the new workers, but /readyz stays 200 (the instance is still ready)
 RETIRING = web.AppKey("retiring", asyncio.Event)
+
+#: puts the token routes' fast path (:mod:`bridge.http.fastpath`) in front of the
+#: application's handler: see :func:`bridge.app.install_fast_path`
+FAST_PATH = web.AppKey("fast_path", FastPath)
 
 #: filled along a request and read by its access record
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -16,12 +16,12 @@ import jwt
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient
-from aiohttp.web import Application
+from aiohttp.web import Application, AppRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.access import flush_all
-from bridge.app import create_app
+from bridge.app import create_app, install_fast_path
 from bridge.log import configure_logging
 from bridge.settings.loading import parse_settings
 from bridge.settings.root import Settings
@@ -120,11 +120,19 @@ def login_token(
 
 @pytest.fixture
 def make_client(aiohttp_client: Any) -> ClientFactory:
-    """``await make_client(settings=None, **create_app_kwargs)``: a test client for the app."""
+    """``await make_client(settings=None, fast_path=True, **create_app_kwargs)``: a test client
+    for the app, served as ``bridge serve`` serves it: with the token routes' fast path in front
+    (``fast_path=False``: the application alone)."""
 
-    async def factory(app_settings: Settings | None = None, **kwargs: Any) -> AppClient:
+    async def factory(
+        app_settings: Settings | None = None, *, fast_path: bool = True, **kwargs: Any
+    ) -> AppClient:
         app = create_app(app_settings or settings(), **kwargs)
         client: AppClient = await aiohttp_client(app)
+        if fast_path:
+            runner = client.server.runner
+            assert isinstance(runner, AppRunner)
+            install_fast_path(runner)
         return client
 
     return factory

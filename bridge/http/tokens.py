@@ -39,8 +39,9 @@ def json_response(body: object) -> web.Response:
     return web.Response(body=orjson.dumps(body), content_type=JSON_CONTENT_TYPE)
 
 
-def _wants_jwt(request: web.Request) -> bool:
-    accept = request.headers.get(hdrs.ACCEPT, "")
+def wants_jwt(headers: Mapping[str, str]) -> bool:
+    """Whether ``Accept`` asks for ``application/jwt`` (the bare token)."""
+    accept = headers.get(hdrs.ACCEPT, "")
     return any(part.split(";")[0].strip().lower() == JWT_CONTENT_TYPE for part in accept.split(","))
 
 
@@ -52,7 +53,7 @@ def _xsolla_answer(request: web.Request, signer: Signer, minted: MintedToken) ->
 def _target_answer(request: web.Request, signer: Signer, minted: MintedToken) -> web.Response:
     """The token as JSON with its target and expiry (and what the vendor's credential says
     besides) or, on request, a JWT alone as ``application/jwt``."""
-    if signer.issues_jwt and _wants_jwt(request):
+    if signer.issues_jwt and wants_jwt(request.headers):
         return web.Response(text=minted.token, content_type=JWT_CONTENT_TYPE)
     body = {"token": minted.token, "target": signer.name, "expires_at": minted.expires_at}
     if minted.extra:

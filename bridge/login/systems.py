@@ -82,6 +82,17 @@ class LoginSystems:
         """The systems' cookie names, each once, in the configured order."""
         return self._cookies
 
+    def cached_identity(self, token: str, *, cookie: str) -> Identity | None:
+        """The identity remembered for ``token`` by the system that verified it, while it
+        still holds and that system uses ``cookie``; else None (:meth:`verify` then decides)."""
+        if self._only is not None:
+            return self._only.cached_identity(token)
+        for verifier in self._verifiers:
+            identity = verifier.cached_identity(token)
+            if identity is not None:
+                return identity if verifier.cookie == cookie else None
+        return None
+
     async def verify(self, token: str, *, cookie: str | None = None) -> Identity:
         """The identity in ``token``, verified by the system its ``iss`` names; raise
         ``TokenInvalid``, ``SubjectMissing`` or ``KeysUnavailable`` as that system does.

@@ -1,0 +1,189 @@
+"""The token routes' common request, answered on aiohttp's low-level server.
+
+Every request reaches the application (router, the edge middleware, the token handler) unless
+it is the one shape a widget sends many times a minute, which is answered here first:
+
+* ``GET /generate/token`` or ``GET /v1/targets/{name}/token`` for a configured target that
+  signs its tokens itself (the path exactly, no query), over HTTP/1.0 or 1.1, without a body;
+* a login cookie whose token this worker has verified before and that still holds (the
+  verifier's cache, with ``exp`` checked again to the second);
+* Fetch Metadata that allows it, both rate limits allowing it, the target's claims available
+  (an email where the vendor needs one), and the instance not draining.
+
+Anything else, and anything that fails on the way, is handed to the application untouched, as
+if this module did not exist: it checks nothing that has side effects before it knows it will
+answer (the rate limits are counted last, and only when they allow the request), so the
+application's answer to a refused or unusual request is exactly what it would have been. What
+an answer from here holds is what the application would answer, header for header: the token
+(signed anew with the current time), ``X-Request-ID``, ``nosniff``, ``no-store``,
+``Vary: Origin`` and a listed origin's CORS headers; and the request gets the same access
+record (its line and metrics) as any other. ``tests/api/test_fastpath.py`` sends the same
+requests to a gateway with and without this module and compares the answers.
+
+What it saves is aiohttp's application machinery per request (the route resolution, the
+``web.Request`` mapping, the middleware chain, the response signals) and the token handler's
+general steps, which is most of a token request's time besides aiohttp's own parsing and
+writing. :func:`bridge.app.install_fast_path` puts it in front of an ``AppRunner``'s handler
+(``Server.request_handler``), which ``bridge serve`` and the tests' clients both do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection, Mapping
+
+import orjson
+from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
+
+from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for
+from bridge.errors import BridgeError
+from bridge.http.cors import EXPOSE_HEADERS
+from bridge.http.fetchmeta import check_fetch_metadata
+from bridge.http.tokens import wants_jwt
+from bridge.login.cookies import read_cookie
+from bridge.login.systems import LoginSystems
+from bridge.ratelimit import ADDRESS, SUBJECT, RateLimits
+from bridge.state import LowLevelHandler
+from bridge.targets.base import Broker, Signer
+
+GENERATE_ROUTE = "/generate/token"
+TARGET_ROUTE = "/v1/targets/{name}/token"
+_HTTP_1 = (HttpVersion10, HttpVersion11)
+_JSON = "application/json"
+
+
+class FastTokens:
+    """Answers the token routes' common request (see the module's text); :meth:`wrap` puts
+    it in front of the application's handler. Bound at start-up (:meth:`bind`)."""
+
+    def __init__(
+        self,
+        signers: Mapping[str, Signer],
+        *,
+        default: str,
+        cors_origins: Collection[str],
+        records: AccessRecords,
+        draining: asyncio.Event,
+    ) -> None:
+        # raw path -> (signer, whether the answer is /generate/token's shape)
+        self._paths: dict[str, tuple[Signer, bool]] = {}
+        if not isinstance(signers[default], Broker):
+            self._paths[GENERATE_ROUTE] = (signers[default], True)
+        for name, signer in signers.items():
+            if isinstance(signer, Broker) or signer.type == "zendesk_sso":
+                continue
+            # a name that needs percent-encoding never arrives as it is: the app answers it
+            self._paths[f"/v1/targets/{name}/token"] = (signer, False)
+        self._origins = frozenset(cors_origins)
+        base = {
+            hdrs.CONTENT_TYPE: _JSON,
+            hdrs.X_CONTENT_TYPE_OPTIONS: "nosniff",
+            hdrs.CACHE_CONTROL: "no-store",
+            hdrs.VARY: "Origin",
+        }
+        self._plain = base
+        self._by_origin = {
+            origin: {
+                **base,
+                hdrs.ACCESS_CONTROL_EXPOSE_HEADERS: ",".join(EXPOSE_HEADERS),
+                hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: origin,
+                hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS: "true",
+            }
+            for origin in cors_origins
+        }
+        self._records = records if records.wanted else None
+        self._draining = draining
+        #: requests answered here (tests read it to know which path answered)
+        self.answered = 0
+
+    # set by bind(), at start-up, before any request
+    _systems: LoginSystems
+    _limits: RateLimits
+    _cookie: str | None = None
+
+    def bind(self, systems: LoginSystems, limits: RateLimits) -> None:
+        self._systems, self._limits = systems, limits
+        # with several cookie names, which one wins is the application's to decide
+        self._cookie = systems.cookies[0] if len(systems.cookies) == 1 else None
+
+    def wrap(self, app_handler: LowLevelHandler) -> LowLevelHandler:
+        """The handler to serve: this module's answer where it has one, else the app's."""
+        paths = self._paths
+        answer = self._answer
+
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            found = paths.get(request.raw_path) if request.method == hdrs.METH_GET else None
+            if found is not None:
+                response = await answer(request, *found)
+                if response is not None:
+                    return response
+            return await app_handler(request)
+
+        return handle
+
+    async def _answer(
+        self, request: web.BaseRequest, signer: Signer, generate: bool
+    ) -> web.Response | None:
+        """The answer to the common request, or None for the application to answer."""
+        started = time.perf_counter()
+        cookie = self._cookie
+        if (
+            cookie is None
+            or request.version not in _HTTP_1
+            or request.body_exists
+            or self._draining.is_set()
+        ):
+            return None
+        headers = request.headers
+        try:
+            check_fetch_metadata(headers, self._origins)
+            token = read_cookie(headers.getall(hdrs.COOKIE, ()), cookie)
+        except BridgeError:
+            return None
+        identity = self._systems.cached_identity(token, cookie=cookie)
+        if identity is None or (signer.needs_email and identity.email is None):
+            return None
+        if not generate and signer.issues_jwt and wants_jwt(headers):  # the bare JWT
+            return None
+        limits = self._limits
+        address = limits.client_address(
+            request.remote,
+            headers.getall(hdrs.X_FORWARDED_FOR, ()),
+            headers.getall(hdrs.FORWARDED, ()),
+        )
+        minted = signer.sign(identity)  # cannot fail now: the email was checked
+        if not await limits.admit((ADDRESS, address), (SUBJECT, identity.sub)):
+            return None  # refused (nothing was counted): the application answers the 429
+
+        if generate:
+            # a JWT is base64url and dots: nothing in it needs escaping in JSON
+            body = b'{"token":"' + minted.token.encode() + b'"}'
+        else:
+            answer = {"token": minted.token, "target": signer.name, "expires_at": minted.expires_at}
+            if minted.extra:
+                answer.update(minted.extra)
+            body = orjson.dumps(answer)
+        request_id = request_id_for(headers.get(REQUEST_ID_HEADER))
+        origin = headers.get(hdrs.ORIGIN)
+        fields = self._by_origin.get(origin, self._plain) if origin is not None else self._plain
+        response = web.Response(body=body, headers=fields)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        self.answered += 1
+        records = self._records
+        if records is not None:
+            records.add(
+                AccessRecord(
+                    time.time(),
+                    request_id,
+                    hdrs.METH_GET,
+                    GENERATE_ROUTE if generate else TARGET_ROUTE,
+                    200,
+                    time.perf_counter() - started,
+                    signer.name,
+                    identity.sub,
+                    None,
+                    identity.login,
+                )
+            )
+        return response

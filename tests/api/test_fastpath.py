@@ -1,0 +1,234 @@
+"""The token routes' fast path answers exactly what the application would.
+
+Each test sends the same requests to two gateways built from the same settings: one served as
+``bridge serve`` serves it (the fast path in front, the default of ``make_client``) and one
+with the application alone. The answers must agree header for header (besides ``Date`` and
+the request id), and the fast path must have answered exactly the requests it is meant for:
+the common one, once its login token has been verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from multidict import CIMultiDictProxy
+
+from bridge.state import DRAINING, FAST_PATH
+from tests.conftest import (
+    CHAT_SECRET,
+    EMAIL,
+    ORIGIN,
+    SUB,
+    AppClient,
+    ClientFactory,
+    Lines,
+    config,
+    login_token,
+    settings,
+)
+
+VARYING = {"date", "x-request-id", "content-length"}
+
+
+def answered(client: AppClient) -> int:
+    return client.app[FAST_PATH].answered
+
+
+def comparable(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in VARYING}
+
+
+async def pair(make_client: ClientFactory, **overrides: Any) -> tuple[AppClient, AppClient]:
+    s = settings(**overrides)
+    return await make_client(s), await make_client(s, fast_path=False)
+
+
+async def both(
+    fast: AppClient, slow: AppClient, path: str, **kwargs: Any
+) -> tuple[tuple[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]:
+    out = []
+    for client in (fast, slow):
+        async with client.get(path, **kwargs) as response:
+            out.append((response.status, comparable(response.headers), await response.read()))
+    return out[0], out[1]
+
+
+def chat_claims(body: bytes) -> dict[str, Any]:
+
+    token = json.loads(body)["token"]
+    claims: dict[str, Any] = jwt.decode(token, CHAT_SECRET, algorithms=["HS256"])
+    return claims
+
+
+@pytest.mark.parametrize("origin", [ORIGIN, None, "https://evil.example.net"])
+async def test_a_repeated_token_request_is_answered_by_the_fast_path_as_the_app_would(
+    make_client: ClientFactory, origin: str | None
+) -> None:
+    fast, slow = await pair(make_client)
+    headers = {"Cookie": f"token={login_token()}"}
+    if origin is not None:
+        headers["Origin"] = origin
+    first, _ = await both(fast, slow, "/generate/token", headers=headers)
+    assert first[0] == 200
+    assert answered(fast) == 0
+    (status, fast_headers, fast_body), (slow_status, slow_headers, slow_body) = await both(
+        fast, slow, "/generate/token", headers=headers
+    )
+    assert answered(fast) == 1
+    assert answered(slow) == 0
+    assert status == slow_status == 200
+    assert fast_headers == slow_headers
+    assert ("access-control-allow-origin" in fast_headers) is (origin == ORIGIN)
+    for claims in (chat_claims(fast_body), chat_claims(slow_body)):
+        assert claims["external_id"] == SUB
+        assert claims["email"] == EMAIL
+        assert claims["exp"] - claims["iat"] == 300
+        assert abs(claims["iat"] - time.time()) <= 2  # signed anew, now
+
+
+async def test_the_named_target_route_has_the_same_answer(make_client: ClientFactory) -> None:
+    fast, slow = await pair(make_client)
+    headers = {"Cookie": f"token={login_token()}", "Origin": ORIGIN}
+    await both(fast, slow, "/v1/targets/freshdesk/token", headers=headers)
+    (status, fast_headers, fast_body), (_, slow_headers, slow_body) = await both(
+        fast, slow, "/v1/targets/freshdesk/token", headers=headers
+    )
+    assert status == 200
+    assert answered(fast) == 1
+    assert fast_headers == slow_headers
+
+    fast_json, slow_json = json.loads(fast_body), json.loads(slow_body)
+    assert fast_json.keys() == slow_json.keys() == {"token", "target", "expires_at"}
+    assert fast_json["target"] == "freshdesk"
+    assert abs(fast_json["expires_at"] - slow_json["expires_at"]) <= 1
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/generate/token?x=1", {}),  # a query: the app's to answer
+        ("/v1/targets/chat/token", {"Accept": "application/jwt"}),
+        ("/v1/targets/nope/token", {}),
+        ("/generate/token", {"Sec-Fetch-Dest": "script"}),
+        ("/generate/token", {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}),
+    ],
+)
+async def test_what_is_not_the_common_request_is_the_apps_to_answer(
+    make_client: ClientFactory, path: str, extra: dict[str, str]
+) -> None:
+    fast, slow = await pair(make_client)
+    headers = {"Cookie": f"token={login_token()}", "Origin": ORIGIN}
+    await both(fast, slow, "/generate/token", headers=headers)  # the token is now known
+    before = answered(fast)
+    (status, fast_headers, body), (slow_status, slow_headers, slow_body) = await both(
+        fast, slow, path, headers={**headers, **extra}
+    )
+    assert answered(fast) == before
+    assert status == slow_status
+    assert fast_headers == slow_headers
+    if status != 200:
+        assert body == slow_body
+
+
+async def test_refusals_are_the_apps_and_nothing_is_counted_twice(
+    make_client: ClientFactory,
+) -> None:
+    fast, slow = await pair(make_client, rate_limits={"per_subject": {"per_minute": 1, "burst": 3}})
+    headers = {"Cookie": f"token={login_token()}"}
+    statuses: dict[str, list[int]] = {"fast": [], "slow": []}
+    for _ in range(6):
+        for name, client in (("fast", fast), ("slow", slow)):
+            async with client.get("/generate/token", headers=headers) as response:
+                statuses[name].append(response.status)
+                if response.status == 429:
+                    assert "Retry-After" in response.headers
+    assert statuses["fast"] == statuses["slow"] == [200, 200, 200, 429, 429, 429]
+    assert answered(fast) == 2  # the second and third; the first was verified by the app
+
+
+async def test_an_expired_login_token_is_refused_even_once_known(
+    make_client: ClientFactory,
+) -> None:
+    upstream = {**config()["upstream"], "leeway": 0}
+    fast = await make_client(settings(upstream=upstream))
+    token = login_token(ttl=2)
+    headers = {"Cookie": f"token={token}"}
+    async with fast.get("/generate/token", headers=headers) as response:
+        assert response.status == 200
+    await asyncio.sleep(max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"]
+                            - time.time() + 0.1))  # fmt: skip
+    async with fast.get("/generate/token", headers=headers) as response:
+        assert response.status == 401
+    assert answered(fast) == 0  # the expiry was checked again, to the second
+
+
+async def test_a_draining_instance_closes_connections_on_the_apps_answers(
+    make_client: ClientFactory,
+) -> None:
+    fast = await make_client()
+    headers = {"Cookie": f"token={login_token()}"}
+    async with fast.get("/generate/token", headers=headers) as response:
+        assert response.status == 200
+    fast.app[DRAINING].set()
+    async with fast.get("/generate/token", headers=headers) as response:
+        assert response.status == 200
+        assert response.headers["Connection"] == "close"
+    assert answered(fast) == 0
+
+
+async def test_a_missing_email_is_the_apps_422(make_client: ClientFactory) -> None:
+    fast, slow = await pair(make_client)
+    headers = {"Cookie": f"token={login_token(email=None)}"}
+    for _ in range(2):
+        (status, _fast_headers, body), (slow_status, _slow_headers, slow_body) = await both(
+            fast, slow, "/generate/token", headers=headers
+        )
+        assert status == slow_status == 422
+        assert body == slow_body
+    assert answered(fast) == 0
+
+
+async def test_a_fast_answer_has_its_access_line_and_request_id(
+    make_client: ClientFactory, log_lines: Lines
+) -> None:
+    fast = await make_client()
+    headers = {"Cookie": f"token={login_token()}", "X-Request-ID": "trace-0123"}
+    for _ in range(2):
+        async with fast.get("/generate/token", headers=headers) as response:
+            assert response.status == 200
+            assert response.headers["X-Request-ID"] == "trace-0123"
+    async with fast.get("/generate/token", headers={"Cookie": headers["Cookie"]}) as response:
+        fresh = response.headers["X-Request-ID"]
+        assert len(fresh) == 32
+        assert int(fresh, 16) >= 0
+    assert answered(fast) == 2
+    lines = [line for line in log_lines() if line.get("logger") == "bridge.access"]
+    assert len(lines) == 3
+    for line in lines:
+        assert line["route"] == "/generate/token"
+        assert line["status"] == 200
+        assert line["subject"] == SUB
+        assert line["target"] == "chat"
+        assert line["login"] == "default"
+        assert line["method"] == "GET"
+    assert [line["request_id"] for line in lines] == ["trace-0123", "trace-0123", fresh]
+
+
+async def test_a_fast_answer_is_counted_in_the_metrics(make_client: ClientFactory) -> None:
+    fast = await make_client()
+    headers = {"Cookie": f"token={login_token()}"}
+    for _ in range(3):
+        async with fast.get("/generate/token", headers=headers) as response:
+            assert response.status == 200
+    assert answered(fast) == 2
+    async with fast.get("/metrics") as response:
+        text = await response.text()
+    assert 'bridge_tokens_minted_total{target="chat"} 3.0' in text
+    assert (
+        'bridge_http_requests_total{method="GET",route="/generate/token",status="200"} 3.0' in text
+    )
