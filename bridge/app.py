@@ -271,7 +271,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         fast=FastTokens(
             signers,
             default=settings.default,
-            cors_origins=settings.cors.origins,
+            cors=cors,
             records=records,
             draining=draining,
         ),

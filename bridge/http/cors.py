@@ -40,6 +40,15 @@ class ActualCors:
         }
         self._resources: set[web.AbstractResource] = set()
 
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(self._by_origin)
+
+    def headers_for(self, origin: str) -> tuple[tuple[str, str], ...]:
+        """The headers an actual answer on a CORS route carries for ``origin`` (none when it
+        is not listed)."""
+        return self._by_origin.get(origin, ())
+
     def enable(self, route: web.AbstractRoute) -> None:
         """Answers on ``route``'s resource get the headers (all its methods, like aiohttp-cors)."""
         self._resources.add(route.resource)  # type: ignore[arg-type]

@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 import orjson
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 
 from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for
-from bridge.errors import BridgeError
-from bridge.http.cors import EXPOSE_HEADERS
+from bridge.http.cors import ActualCors
 from bridge.http.fetchmeta import check_fetch_metadata
+from bridge.http.middleware import STANDARD_HEADERS
 from bridge.http.tokens import wants_jwt
 from bridge.login.cookies import read_cookie
 from bridge.login.systems import LoginSystems
@@ -62,7 +62,7 @@ class FastTokens:
         signers: Mapping[str, Signer],
         *,
         default: str,
-        cors_origins: Collection[str],
+        cors: ActualCors,
         records: AccessRecords,
         draining: asyncio.Event,
     ) -> None:
@@ -75,22 +75,13 @@ class FastTokens:
                 continue
             # a name that needs percent-encoding never arrives as it is: the app answers it
             self._paths[f"/v1/targets/{name}/token"] = (signer, False)
-        self._origins = frozenset(cors_origins)
-        base = {
-            hdrs.CONTENT_TYPE: _JSON,
-            hdrs.X_CONTENT_TYPE_OPTIONS: "nosniff",
-            hdrs.CACHE_CONTROL: "no-store",
-            hdrs.VARY: "Origin",
-        }
+        self._origins = cors.origins
+        # the headers the edge middleware and ActualCors give a token answer, in one dict per
+        # listed origin (and one for any other Origin, or none)
+        base = {hdrs.CONTENT_TYPE: _JSON, **dict(STANDARD_HEADERS), hdrs.VARY: "Origin"}
         self._plain = base
         self._by_origin = {
-            origin: {
-                **base,
-                hdrs.ACCESS_CONTROL_EXPOSE_HEADERS: ",".join(EXPOSE_HEADERS),
-                hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: origin,
-                hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS: "true",
-            }
-            for origin in cors_origins
+            origin: {**base, **dict(cors.headers_for(origin))} for origin in cors.origins
         }
         self._records = records if records.wanted else None
         self._draining = draining
@@ -136,23 +127,25 @@ class FastTokens:
         ):
             return None
         headers = request.headers
+        limits = self._limits
         try:
             check_fetch_metadata(headers, self._origins)
             token = read_cookie(headers.getall(hdrs.COOKIE, ()), cookie)
-        except BridgeError:
+            identity = self._systems.cached_identity(token, cookie=cookie)
+            if identity is None or (signer.needs_email and identity.email is None):
+                return None
+            if not generate and signer.issues_jwt and wants_jwt(headers):  # the bare JWT
+                return None
+            address = limits.client_address(
+                request.remote,
+                headers.getall(hdrs.X_FORWARDED_FOR, ()),
+                headers.getall(hdrs.FORWARDED, ()),
+            )
+            minted = signer.sign(identity)
+        except Exception:
+            # a refusal, or something unexpected: nothing has been counted yet, so the
+            # application answers it (and logs what it did not expect) as it always would
             return None
-        identity = self._systems.cached_identity(token, cookie=cookie)
-        if identity is None or (signer.needs_email and identity.email is None):
-            return None
-        if not generate and signer.issues_jwt and wants_jwt(headers):  # the bare JWT
-            return None
-        limits = self._limits
-        address = limits.client_address(
-            request.remote,
-            headers.getall(hdrs.X_FORWARDED_FOR, ()),
-            headers.getall(hdrs.FORWARDED, ()),
-        )
-        minted = signer.sign(identity)  # cannot fail now: the email was checked
         if not await limits.admit((ADDRESS, address), (SUBJECT, identity.sub)):
             return None  # refused (nothing was counted): the application answers the 429
 

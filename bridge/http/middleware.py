@@ -49,6 +49,8 @@ _HTTP_CODES = {
     505: "http_version_not_supported",
 }
 _HTTP_1 = (HttpVersion10, HttpVersion11)
+#: on every answer unless its handler chose otherwise
+STANDARD_HEADERS = ((hdrs.X_CONTENT_TYPE_OPTIONS, "nosniff"), (hdrs.CACHE_CONTROL, "no-store"))
 
 
 def error_response(status: int, code: str, description: str) -> web.Response:
@@ -144,8 +146,8 @@ def edge_middleware(
             status = response.status
             headers = response.headers
             headers[REQUEST_ID_HEADER] = request_id
-            headers.setdefault(hdrs.X_CONTENT_TYPE_OPTIONS, "nosniff")
-            headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+            for name, value in STANDARD_HEADERS:
+                headers.setdefault(name, value)
             vary = headers.get(hdrs.VARY)
             if vary is None:
                 headers[hdrs.VARY] = "Origin"

@@ -31,6 +31,7 @@ from tests.conftest import (
     login_token,
     settings,
 )
+from tests.support.redis_server import RedisServer, unique_prefix
 
 VARYING = {"date", "x-request-id", "content-length"}
 
@@ -232,3 +233,28 @@ async def test_a_fast_answer_is_counted_in_the_metrics(make_client: ClientFactor
     assert (
         'bridge_http_requests_total{method="GET",route="/generate/token",status="200"} 3.0' in text
     )
+
+
+async def test_limits_shared_through_redis_are_counted_once_per_request(
+    make_client: ClientFactory, killable_redis: RedisServer
+) -> None:
+    limited = settings(
+        rate_limits={"per_subject": {"per_minute": 1, "burst": 3}},
+        redis={"url": killable_redis.url, "key_prefix": unique_prefix(), "breaker_cooldown": 0},
+    )
+    fast = await make_client(limited)
+    headers = {"Cookie": f"token={login_token()}"}
+    statuses = []
+    for _ in range(5):
+        async with fast.get("/generate/token", headers=headers) as response:
+            statuses.append(response.status)
+    assert statuses == [200, 200, 200, 429, 429]
+    assert answered(fast) == 2
+    killable_redis.kill()  # the limits fail open: the app lets each request through, once
+    for _ in range(3):
+        async with fast.get("/generate/token", headers=headers) as response:
+            assert response.status == 200
+    assert answered(fast) == 2
+    async with fast.get("/metrics") as response:
+        text = await response.text()
+    assert 'bridge_rate_limit_events_total{limit="subject",outcome="fail_open"} 3.0' in text
