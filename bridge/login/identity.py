@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 _MAX_EMAIL_CHARS = 254
 _MAX_NAME_CHARS = 255
@@ -48,6 +50,19 @@ class Identity:
     _names: dict[tuple[str, ...], str | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: what a signer worked out from this identity alone (:meth:`memo`), by signer
+    _memos: dict[object, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def memo(self, owner: object, make: Callable[[Identity], T]) -> T:
+        """``make(self)``, worked out once per ``owner`` (a signer: its tokens for this
+        identity all start the same way) for as long as this identity lives."""
+        try:
+            return cast(T, self._memos[owner])
+        except KeyError:
+            found = self._memos[owner] = make(self)
+            return found
 
     def display_name(self, claim_names: Sequence[str]) -> str | None:
         """The first named claim that is a non-empty sane string; ``"email"`` is ``self.email``."""

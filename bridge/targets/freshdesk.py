@@ -11,21 +11,20 @@ from typing import Any, Literal
 
 from bridge.login.identity import Identity
 from bridge.settings.base import HmacSecret
-from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
+from bridge.targets.base import Clock, Signer, SplitHmacJwtSigner, TargetSettings
 
 
-class FreshdeskSigner(HmacJwtSigner):
+class FreshdeskSigner(SplitHmacJwtSigner):
     type = "freshdesk"
     default_ttl = 3600
     max_ttl = 7200  # Freshdesk: exp at most two hours ahead
     needs_email = True
 
-    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+    def identity_claims(self, identity: Identity) -> dict[str, Any]:
         assert identity.email is not None
         return {
             "name": identity.display_name(self.names_for(identity)) or identity.email,
             "email": identity.email,
-            "exp": now + self.ttl,
         }
 
 

@@ -14,13 +14,13 @@ from pydantic import Field, field_validator
 
 from bridge.login.identity import Identity
 from bridge.settings.base import ClaimName, HmacSecret
-from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
+from bridge.targets.base import Clock, Signer, SplitHmacJwtSigner, TargetSettings
 
 #: the claims the signer sets itself, which a user attribute may not replace
 RESERVED = frozenset({"user_id", "email", "exp", "iat", "nbf", "iss", "aud", "sub", "jti"})
 
 
-class IntercomSigner(HmacJwtSigner):
+class IntercomSigner(SplitHmacJwtSigner):
     type = "intercom"
     default_ttl = 3600
     max_ttl = 86400  # a Messenger session; Intercom advises matching the site's own
@@ -36,7 +36,7 @@ class IntercomSigner(HmacJwtSigner):
         super().__init__(name, **kwargs)
         self.user_attributes = tuple(user_attributes)
 
-    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+    def identity_claims(self, identity: Identity) -> dict[str, Any]:
         claims: dict[str, Any] = {"user_id": identity.sub}
         if identity.email is not None:
             claims["email"] = identity.email
@@ -44,7 +44,6 @@ class IntercomSigner(HmacJwtSigner):
             value = identity.claims.get(attribute)
             if value is not None:
                 claims[attribute] = value
-        claims["exp"] = now + self.ttl
         return claims
 
 

@@ -11,24 +11,25 @@ from typing import Any, Literal
 
 from bridge.login.identity import Identity
 from bridge.settings.base import HmacSecret
-from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
+from bridge.targets.base import Clock, Signer, SplitHmacJwtSigner, TargetSettings
 
 
-class ZendeskChatSigner(HmacJwtSigner):
+class ZendeskChatSigner(SplitHmacJwtSigner):
     type = "zendesk_chat"
     default_ttl = 300
     max_ttl = 420  # Zendesk: exp at most 7 minutes after iat
     needs_email = True
 
-    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+    def identity_claims(self, identity: Identity) -> dict[str, Any]:
         assert identity.email is not None
         return {
             "name": identity.display_name(self.names_for(identity)) or identity.email,
             "email": identity.email,
             "external_id": identity.sub,
-            "iat": now,
-            "exp": now + self.ttl,
         }
+
+    def time_claims(self, now: int) -> dict[str, Any]:
+        return {"iat": now, "exp": now + self.ttl}
 
 
 class ZendeskChatTarget(TargetSettings):

@@ -15,10 +15,10 @@ from pydantic import Field
 
 from bridge.login.identity import Identity
 from bridge.settings.base import HmacSecret, Secret
-from bridge.targets.base import Clock, HmacJwtSigner, Signer, TargetSettings
+from bridge.targets.base import Clock, Signer, SplitHmacJwtSigner, TargetSettings
 
 
-class ZendeskMessagingSigner(HmacJwtSigner):
+class ZendeskMessagingSigner(SplitHmacJwtSigner):
     type = "zendesk_messaging"
     default_ttl = 600
     max_ttl = 86400
@@ -45,7 +45,7 @@ class ZendeskMessagingSigner(HmacJwtSigner):
         )
         self.email_verified = email_verified
 
-    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+    def identity_claims(self, identity: Identity) -> dict[str, Any]:
         claims: dict[str, Any] = {"scope": "user", "external_id": identity.sub}
         display = identity.display_name(self.names_for(identity))
         if display:
@@ -54,7 +54,6 @@ class ZendeskMessagingSigner(HmacJwtSigner):
             claims["email"] = identity.email
             if self.email_verified:
                 claims["email_verified"] = True
-        claims["exp"] = now + self.ttl
         return claims
 
 

@@ -208,35 +208,79 @@ def test_settings_repr_holds_no_secret() -> None:
     assert "PRIVATE KEY" not in text
 
 
-class CountingChatSigner(ZendeskChatSigner):
-    encoded = 0
-
-    def _encode(self, claims: dict[str, Any]) -> str:
-        self.encoded += 1
-        return super()._encode(claims)
-
-
-def counting_signer(clock: Clock) -> CountingChatSigner:
+def chat_signer(clock: Clock) -> ZendeskChatSigner:
     from bridge.settings.base import Secret
 
-    return CountingChatSigner(
+    return ZendeskChatSigner(
         "chat", secret=Secret(CHAT_SECRET.encode(), "value"), ttl=None,
         name_claims=["name", "email"], clock=clock,
     )  # fmt: skip
 
 
 def test_every_call_signs_anew_with_the_current_second() -> None:
+    import jwt
+
     clock = Clock(NOW + 0.1)
-    signer = counting_signer(clock)
+    signer = chat_signer(clock)
     who = identity()
     first = signer.sign(who)
     clock.now = NOW + 0.9
-    again = signer.sign(who)
-    assert signer.encoded == 2  # nothing is reused between calls
-    assert again == first  # the same second and claims: the same bytes
+    assert signer.sign(who) == first  # the same second and claims: the same bytes
     clock.now = NOW + 1
-    assert parts(signer.sign(who).token)[1]["iat"] == NOW + 1
-    assert signer.encoded == 3
+    again = signer.sign(who)
+    assert parts(again.token)[1]["iat"] == NOW + 1
+    assert again.expires_at == NOW + 1 + signer.ttl
+    assert again.token == jwt.encode(signer.claims(who, NOW + 1), CHAT_SECRET, "HS256")
+
+
+@pytest.mark.parametrize("name", ["A", "Ab", "Abc", "Abcd", "Zoë Ødegård 王", ""])
+def test_split_signing_matches_pyjwt_for_every_prefix_length(name: str) -> None:
+    """The identity's part of the payload is encoded once and the rest per token; whatever
+    its length modulo 3 (base64's block), the token is what signing it whole gives."""
+    import jwt
+
+    clock = Clock(NOW)
+    signer = chat_signer(clock)
+    who = identity(name=name) if name else identity()
+    for second in (NOW, NOW + 1, NOW + 61):
+        clock.now = second
+        minted = signer.sign(who)
+        # the whole payload encoded at once (UTF-8 JSON, as orjson writes it)
+        assert minted.token == signer._encode(signer.claims(who, second))
+        if name.isascii():  # PyJWT escapes other characters as \\u sequences
+            assert minted.token == jwt.encode(signer.claims(who, second), CHAT_SECRET, "HS256")
+        assert verify_hs256(minted.token, CHAT_SECRET)[1]["iat"] == second
+
+
+def test_another_identity_in_the_same_second_is_signed_for_itself() -> None:
+    signer = chat_signer(Clock())
+    first = signer.sign(identity())
+    other = Identity(sub="someone-else", email=EMAIL, claims={}, expires_at=NOW + 60)
+    second = signer.sign(other)
+    assert parts(second.token)[1]["external_id"] == "someone-else"
+    assert parts(first.token)[1]["external_id"] == SUB
+    assert first.token != second.token
+
+
+def test_one_identity_signed_by_two_signers_gets_each_signers_token() -> None:
+    """What a signer remembers on an identity is keyed by that signer: two targets (two
+    secrets) never share it."""
+    import jwt
+
+    from bridge.settings.base import Secret
+
+    who = identity(name="Ann Lee")
+    one = chat_signer(Clock())
+    two = ZendeskChatSigner(
+        "chat-2", secret=Secret(b"another-chat-secret-0123456789abcdef", "value"), ttl=None,
+        name_claims=["name", "email"], clock=Clock(),
+    )  # fmt: skip
+    assert one.sign(who).token == jwt.encode(one.claims(who, NOW), CHAT_SECRET, "HS256")
+    token = two.sign(who).token
+    assert token == jwt.encode(
+        two.claims(who, NOW), "another-chat-secret-0123456789abcdef", "HS256"
+    )
+    assert verify_hs256(one.sign(who).token, CHAT_SECRET)[1]["name"] == "Ann Lee"
 
 
 def test_the_registry_knows_every_type_once() -> None:
@@ -247,16 +291,6 @@ def test_the_registry_knows_every_type_once() -> None:
     # the shared configuration has the four signers; tests/unit/targets/test_more_widgets.py,
     # test_hubspot.py and test_zendesk_sso.py build the others
     assert {signer.type for signer in signers().values()} == set(TARGET_TYPES[:4])
-
-
-def test_another_identity_in_the_same_second_is_signed_for_itself() -> None:
-    signer = counting_signer(Clock())
-    first = signer.sign(identity())
-    other = Identity(sub="someone-else", email=EMAIL, claims={}, expires_at=NOW + 60)
-    second = signer.sign(other)
-    assert signer.encoded == 2
-    assert parts(second.token)[1]["external_id"] == "someone-else"
-    assert parts(first.token)[1]["external_id"] == SUB
 
 
 def test_hs256_tokens_are_byte_for_byte_what_pyjwt_makes() -> None:
