@@ -42,7 +42,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 
@@ -355,16 +355,23 @@ class RateLimits:
         if wait > 0:
             self._refuse(found[index][0], wait)
 
-    async def admit(self, *checks: tuple[str, str]) -> bool:
+    def admit(self, *checks: tuple[str, str]) -> bool | Awaitable[bool]:
         """Like :meth:`check`, but False instead of a refusal, and then nothing is counted (no
         metric either): for a caller that hands a refused request to :meth:`check`. Shared
-        limits with Redis unreachable are False too, for :meth:`check` to let through."""
+        limits with Redis unreachable are False too, for :meth:`check` to let through.
+
+        Limits kept in this process decide at once (a ``bool``: no coroutine per request);
+        shared ones answer an awaitable of it (one Redis call).
+        """
         rates = self._rates
         found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
         if not found:
             return True
         if self._memory is not None:
             return self._memory.hit_many_now(found)[1] < 0
+        return self._admit_shared(found)
+
+    async def _admit_shared(self, found: Sequence[Check]) -> bool:
         result = await self._backend.hit_many(found)
         return result is not None and result[1] < 0
 

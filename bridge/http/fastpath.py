@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from time import perf_counter
+from typing import NamedTuple
 
 import orjson
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
@@ -42,10 +44,11 @@ from bridge.http.fetchmeta import check_fetch_metadata
 from bridge.http.middleware import STANDARD_HEADERS
 from bridge.http.tokens import wants_jwt
 from bridge.login.cookies import read_cookie
+from bridge.login.identity import Identity
 from bridge.login.systems import LoginSystems
 from bridge.ratelimit import ADDRESS, SUBJECT, RateLimits
 from bridge.state import LowLevelHandler
-from bridge.targets.base import Broker, Signer
+from bridge.targets.base import Broker, MintedToken, Signer
 
 GENERATE_ROUTE = "/generate/token"
 TARGET_ROUTE = "/v1/targets/{name}/token"
@@ -101,23 +104,30 @@ class FastTokens:
     def wrap(self, app_handler: LowLevelHandler) -> LowLevelHandler:
         """The handler to serve: this module's answer where it has one, else the app's."""
         paths = self._paths
-        answer = self._answer
+        prepare = self._prepare
+        respond = self._respond
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            found = paths.get(request.raw_path) if request.method == hdrs.METH_GET else None
-            if found is not None:
-                response = await answer(request, *found)
-                if response is not None:
-                    return response
+            found = paths.get(request.raw_path)
+            if found is not None and request.method == hdrs.METH_GET:
+                prepared = prepare(request, *found)
+                if prepared is not None:
+                    allowed = prepared.allowed
+                    if not isinstance(allowed, bool):  # shared limits: one Redis call
+                        allowed = await allowed
+                    if allowed:
+                        return respond(request, prepared)
+                    # refused (nothing was counted): the application answers the 429
             return await app_handler(request)
 
         return handle
 
-    async def _answer(
+    def _prepare(
         self, request: web.BaseRequest, signer: Signer, generate: bool
-    ) -> web.Response | None:
-        """The answer to the common request, or None for the application to answer."""
-        started = time.perf_counter()
+    ) -> _Prepared | None:
+        """Everything up to the rate limits' decision, or None for the application to answer
+        (nothing has been counted then)."""
+        started = perf_counter()
         cookie = self._cookie
         if (
             cookie is None
@@ -127,7 +137,6 @@ class FastTokens:
         ):
             return None
         headers = request.headers
-        limits = self._limits
         try:
             check_fetch_metadata(headers, self._origins)
             token = read_cookie(headers.getall(hdrs.COOKIE, ()), cookie)
@@ -136,19 +145,23 @@ class FastTokens:
                 return None
             if not generate and signer.issues_jwt and wants_jwt(headers):  # the bare JWT
                 return None
+            limits = self._limits
             address = limits.client_address(
                 request.remote,
                 headers.getall(hdrs.X_FORWARDED_FOR, ()),
                 headers.getall(hdrs.FORWARDED, ()),
             )
             minted = signer.sign(identity)
+            allowed = limits.admit((ADDRESS, address), (SUBJECT, identity.sub))
         except Exception:
             # a refusal, or something unexpected: nothing has been counted yet, so the
             # application answers it (and logs what it did not expect) as it always would
             return None
-        if not await limits.admit((ADDRESS, address), (SUBJECT, identity.sub)):
-            return None  # refused (nothing was counted): the application answers the 429
+        return _Prepared(started, signer, generate, identity, minted, allowed)
 
+    def _respond(self, request: web.BaseRequest, prepared: _Prepared) -> web.Response:
+        """The answer, once the rate limits allowed the request, and its access record."""
+        started, signer, generate, identity, minted, _ = prepared
         if generate:
             # a JWT is base64url and dots: nothing in it needs escaping in JSON
             body = b'{"token":"' + minted.token.encode() + b'"}'
@@ -157,6 +170,7 @@ class FastTokens:
             if minted.extra:
                 answer.update(minted.extra)
             body = orjson.dumps(answer)
+        headers = request.headers
         request_id = request_id_for(headers.get(REQUEST_ID_HEADER))
         origin = headers.get(hdrs.ORIGIN)
         fields = self._by_origin.get(origin, self._plain) if origin is not None else self._plain
@@ -172,7 +186,7 @@ class FastTokens:
                     hdrs.METH_GET,
                     GENERATE_ROUTE if generate else TARGET_ROUTE,
                     200,
-                    time.perf_counter() - started,
+                    perf_counter() - started,
                     signer.name,
                     identity.sub,
                     None,
@@ -180,3 +194,15 @@ class FastTokens:
                 )
             )
         return response
+
+
+class _Prepared(NamedTuple):
+    """A request the fast path answers if the rate limits allow it."""
+
+    started: float
+    signer: Signer
+    generate: bool
+    identity: Identity
+    minted: MintedToken
+    #: the limits' decision: at once when they are kept in this process, else to await
+    allowed: bool | Awaitable[bool]
