@@ -6,7 +6,8 @@ Writing a request's access line and counting it in Prometheus while answering it
 only appends a record here, and :meth:`AccessRecords.flush` turns a batch of them into access
 lines (one ``write`` for all) and metric updates:
 
-* every ``log.access_flush_seconds`` (1 s by default) while the app runs, and at its shutdown;
+* every ``log.access_flush_seconds`` (1 s by default) while the app runs, and at its shutdown
+  (then the worker also shares its request durations with the other workers' scrapes);
 * whenever :data:`BATCH_LIMIT` records wait (so memory stays bounded under any load);
 * before ``/metrics`` answers, so a scrape sees every request this process has answered;
 * at interpreter exit (:func:`flush_all`).
@@ -164,6 +165,8 @@ class AccessRecords:
             self._count(batch, self._metrics)
         if self._log or any(isinstance(item, dict) for item in batch):
             write_lines(self._lines(batch))
+        if self.interval <= 0:  # no timer: every record is shared at once
+            self._publish()
 
     @staticmethod
     def _count(batch: list[Pending], metrics: Metrics) -> None:
@@ -228,6 +231,7 @@ class AccessRecords:
                 nonlocal timer
                 timer = loop.call_later(self.interval, tick)
                 self.flush()
+                self._publish()
 
             timer = loop.call_later(self.interval, tick)
         try:
@@ -236,6 +240,12 @@ class AccessRecords:
             if timer is not None:
                 timer.cancel()
             self.flush()
+            self._publish()
+
+    def _publish(self) -> None:
+        """Share this worker's request durations with the others' scrapes (once a tick)."""
+        if self._metrics is not None:
+            self._metrics.publish()
 
 
 # --- the writer --------------------------------------------------------------------------

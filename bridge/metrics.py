@@ -12,6 +12,14 @@ keeps each worker's values in a small memory-mapped file there, and whichever wo
 the scrape adds them all up (:class:`~prometheus_client.multiprocess.MultiProcessCollector`).
 Request counts are recorded in batches (:mod:`bridge.access`): the worker that answers a
 scrape records its own first; the others' reach it within ``log.access_flush_seconds``.
+
+The request-duration histogram is the one series kept outside prometheus-client's values
+(:class:`Durations`): prometheus-client can only add one observation at a time, which across
+workers means two writes to a shared file and two ``getpid`` system calls per request. Each
+worker counts a batch's durations into its own buckets in memory, writes them to a small file
+of its own in the same directory when its batch timer fires (``durations-<pid>.json``), and
+the scrape adds those files up beside prometheus-client's own. The exposition is prometheus-
+client's ``HistogramMetricFamily``: the same series, buckets and ``le`` labels as before.
 Gauges say how workers combine: Redis is up when every live worker reaches it (``livemin``),
 a breaker shows its worst state across live workers (``livemax``).
 
@@ -29,19 +37,31 @@ Series (all prefixed ``bridge_``)::
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from pathlib import Path
 from typing import Literal
 
+import orjson
 from aiohttp import hdrs, web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
 )
+from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -52,9 +72,100 @@ BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 BreakerState = Literal["closed", "open", "half-open"]
 
 
+DURATIONS_NAME = "bridge_http_request_duration_seconds"
+DURATIONS_HELP = "Time from request to answer."
+#: each worker's durations in the shared directory (prometheus-client reads only ``*.db``)
+DURATIONS_FILE = "durations-{pid}.json"
+
+
 def multiprocess_dir() -> str | None:
     """The directory shared by this run's workers, when there are several."""
     return os.environ.get(MULTIPROC_ENV) or None
+
+
+#: per route: the count in each bucket (``le`` each bound, then +Inf), then the sum of seconds
+Rows = dict[str, list[float]]
+
+
+class Durations:
+    """``bridge_http_request_duration_seconds{route}``: a histogram counted in batches.
+
+    :meth:`observe_many` adds a batch of one route's durations to this process's buckets (a
+    ``bisect`` each); :meth:`collect` makes the exposition, of this process alone or, given a
+    multiprocess directory, of every worker's last :meth:`publish`.
+    """
+
+    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
+        self._bounds = tuple(buckets)
+        self._rows: Rows = {}
+        self._pid = os.getpid()
+
+    def observe_many(self, route: str, seconds: Iterable[float]) -> None:
+        row = self._rows.get(route)
+        if row is None:
+            row = self._rows[route] = [0] * (len(self._bounds) + 2)
+        bounds, total = self._bounds, 0.0
+        for value in seconds:
+            row[bisect_left(bounds, value)] += 1  # the first bound >= value: its "le" bucket
+            total += value
+        row[-1] += total
+
+    def publish(self, directory: str) -> None:
+        """Write this process's counts for the other workers' scrapes (replaced at once)."""
+        path = Path(directory, DURATIONS_FILE.format(pid=self._pid))
+        scratch = path.with_suffix(".tmp")
+        try:
+            scratch.write_bytes(orjson.dumps(self._rows))
+            scratch.replace(path)
+        except OSError:  # the run's directory is gone (shutting down): nothing to share
+            pass
+
+    def describe(self) -> Iterator[Metric]:
+        yield HistogramMetricFamily(DURATIONS_NAME, DURATIONS_HELP, labels=["route"])
+
+    def collect(self, directory: str | None = None) -> Iterator[Metric]:
+        rows = self._rows if directory is None else self._read_all(directory)
+        family = HistogramMetricFamily(DURATIONS_NAME, DURATIONS_HELP, labels=["route"])
+        for route, row in sorted(rows.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip([*map(_le, self._bounds), "+Inf"], row[:-1], strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            family.add_metric([route], buckets, sum_value=row[-1])
+        yield family
+
+    def _read_all(self, directory: str) -> Rows:
+        """Every worker's published counts, added up (this one's as they are now)."""
+        total: Rows = {}
+        mine = DURATIONS_FILE.format(pid=self._pid)
+        rows_of = [self._rows]
+        for path in Path(directory).glob(DURATIONS_FILE.format(pid="*")):
+            if path.name != mine:
+                with contextlib.suppress(OSError, orjson.JSONDecodeError):
+                    rows_of.append(orjson.loads(path.read_bytes()))
+        width = len(self._bounds) + 2
+        for rows in rows_of:
+            for route, row in rows.items():
+                if isinstance(route, str) and isinstance(row, list) and len(row) == width:
+                    into = total.setdefault(route, [0] * width)
+                    for index, count in enumerate(row):
+                        into[index] += count
+        return total
+
+
+def _le(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus-client writes it (``0.0005``, ``1.0``)."""
+    return repr(float(bound))
+
+
+class _SharedDurations:
+    """The scrape's view of every worker's :class:`Durations` (a registry collector)."""
+
+    def __init__(self, durations: Durations, directory: str) -> None:
+        self._durations, self._directory = durations, directory
+
+    def collect(self) -> Iterator[Metric]:
+        return self._durations.collect(self._directory)
 
 
 class Metrics:
@@ -67,10 +178,8 @@ class Metrics:
             "bridge_http_requests", "Answered HTTP requests.",
             ["route", "method", "status"], registry=r,
         )  # fmt: skip
-        self.latency = Histogram(
-            "bridge_http_request_duration_seconds", "Time from request to answer.",
-            ["route"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+        self.durations = Durations(LATENCY_BUCKETS)
+        r.register(self.durations)
         self.tokens = Counter(
             "bridge_tokens_minted", "Widget tokens signed.", ["target"], registry=r
         )
@@ -106,7 +215,6 @@ class Metrics:
         #: made at the first report, so that a gateway without Redis has no such series
         self.redis_up: Gauge | None = None
         # children cached by label values: no label-dict building per call
-        self._latency_children: dict[str, Histogram] = {}
         self._cache_children: dict[tuple[str, bool], Counter] = {}
 
     # --- per request, in batches (bridge.access) -------------------------------------------
@@ -128,12 +236,7 @@ class Metrics:
         for (route, method, status), count in requests.items():
             self.requests.labels(route, method, str(status)).inc(count)
         for route, seconds in durations.items():
-            child = self._latency_children.get(route)
-            if child is None:
-                child = self._latency_children[route] = self.latency.labels(route)
-            observe = child.observe
-            for value in seconds:
-                observe(value)
+            self.durations.observe_many(route, seconds)
         for target, count in minted.items():
             self.tokens.labels(target).inc(count)
         for reason, count in failures.items():
@@ -169,6 +272,12 @@ class Metrics:
 
     # --- exposition ----------------------------------------------------------------------
 
+    def publish(self) -> None:
+        """Share what only this process holds (the durations) with the other workers."""
+        directory = multiprocess_dir()
+        if directory is not None:
+            self.durations.publish(directory)
+
     def exposition(self) -> bytes:
         """The text format: every worker's values when several share the port."""
         directory = multiprocess_dir()
@@ -176,6 +285,7 @@ class Metrics:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        registry.register(_SharedDurations(self.durations, directory))
         return generate_latest(registry)
 
 

@@ -151,6 +151,13 @@ async def test_workers_share_the_port_and_any_of_them_reports_everyones_metrics(
             assert counted == 40
             failures = value(samples, "bridge_token_verification_failures_total", reason="00-00")
             assert failures == 40
+            # the durations histogram is counted by each worker and added up by the scrape
+            histogram = "bridge_http_request_duration_seconds"
+            route = {"route": "/generate/token"}
+            assert value(samples, f"{histogram}_count", **route) == 40
+            assert value(samples, f"{histogram}_bucket", le="+Inf", **route) == 40
+            assert value(samples, f"{histogram}_bucket", le="5.0", **route) == 40
+            assert 0 < value(samples, f"{histogram}_sum", **route) < 40 * 5
         # access lines are buffered for up to log.access_flush_seconds (1 s by default)
         await gateway.wait_until(
             lambda: len(gateway.access("/generate/token")) == 40, "40 access lines", seconds=5
