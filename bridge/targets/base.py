@@ -175,8 +175,12 @@ class SplitHmacJwtSigner(HmacJwtSigner):
         super().__init__(
             name, secret=secret, ttl=ttl, name_claims=name_claims, clock=clock, headers=headers
         )
-        # the last second asked for: (it, the time claims' JSON without its "{", their exp)
-        self._time: tuple[int, bytes, int | None] = (-1, b"", None)
+        # the second the time claims were last made for, their exp, and the base64url of the
+        # payload's last bytes that second, by the identity's bytes that come before them
+        self._second = -1
+        self._expires_at: int | None = None
+        self._time_json = b""
+        self._tails: dict[bytes, bytes] = {}
 
     @abstractmethod
     def identity_claims(self, identity: Identity) -> dict[str, Any]:
@@ -193,17 +197,29 @@ class SplitHmacJwtSigner(HmacJwtSigner):
         if self.needs_email and identity.email is None:
             raise EmailMissing()
         now = int(self._clock())
-        second, time_json, expires_at = self._time
-        if second != now:
-            timed = self.time_claims(now)
-            time_json, expires_at = orjson.dumps(timed)[1:], timed.get("exp")
-            self._time = (now, time_json, expires_at)
+        if now != self._second:
+            self._new_second(now)
         prefix = identity.memo(self, self._prefix)
-        tail = b64url(prefix.rest + time_json)
+        tail = self._tails.get(prefix.rest)
+        if tail is None:
+            tail = self._tail(prefix.rest)
         mac = prefix.mac.copy()
         mac.update(tail)
         token = prefix.text + tail + b"." + b64url(mac.finalize())
-        return MintedToken(token.decode("ascii"), expires_at)
+        return MintedToken(token.decode("ascii"), self._expires_at)
+
+    def _new_second(self, now: int) -> None:
+        timed = self.time_claims(now)
+        self._time_json = orjson.dumps(timed)[1:]  # without its "{"
+        self._expires_at = timed.get("exp")
+        self._tails = {}
+        self._second = now
+
+    def _tail(self, rest: bytes) -> bytes:
+        tail = b64url(rest + self._time_json)
+        if len(self._tails) < 256:  # rest is 0 to 2 bytes: a handful of values in practice
+            self._tails[rest] = tail
+        return tail
 
     def _prefix(self, identity: Identity) -> _SignedPrefix:
         """What ``identity``'s claims contribute to every token it gets from this signer."""
