@@ -95,10 +95,13 @@ class Durations:
     multiprocess directory, of every worker's last :meth:`publish`.
     """
 
-    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
+    def __init__(
+        self, buckets: Sequence[float] = LATENCY_BUCKETS, *, pid: int | None = None
+    ) -> None:
         self._bounds = tuple(buckets)
         self._rows: Rows = {}
-        self._pid = os.getpid()
+        #: names this process's file in a multiprocess directory
+        self._pid = os.getpid() if pid is None else pid
 
     def observe_many(self, route: str, seconds: Iterable[float]) -> None:
         row = self._rows.get(route)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -219,3 +220,42 @@ def test_a_batch_of_durations_exposes_what_observing_them_one_by_one_does() -> N
     assert value(ours, "bridge_http_requests_total", **labels) == len(durations)
     assert value(ours, "bridge_tokens_minted_total", target="chat") == 3
     assert value(ours, "bridge_token_verification_failures_total", reason="expired") == 2
+
+
+def test_durations_add_up_every_workers_published_buckets(tmp_path: Path) -> None:
+    """Each worker publishes its buckets to its own file; a scrape adds them to its own and
+    passes over a file it cannot read (a worker caught mid-write, or anything else)."""
+    from prometheus_client.core import Metric
+
+    from bridge.metrics import Durations
+
+    directory = str(tmp_path)
+    one, two, scraper = (Durations(pid=pid) for pid in (101, 102, 103))
+    one.observe_many(TOKEN_ROUTE, [0.0004, 0.002])
+    two.observe_many(TOKEN_ROUTE, [0.3])
+    two.observe_many("/v1/visitors/{visitor_id}", [1.5])
+    scraper.observe_many(TOKEN_ROUTE, [7.0])  # its own, not yet published
+    one.publish(directory)
+    two.publish(directory)
+    (tmp_path / "durations-104.json").write_bytes(b'{"truncat')
+    (tmp_path / "durations-105.json").write_bytes(b'{"/x": [1, 2]}')  # the wrong shape
+
+    families: list[Metric] = list(scraper.collect(directory))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples
+    }
+    route = ("route", TOKEN_ROUTE)
+    assert samples[("bridge_http_request_duration_seconds_count", (route,))] == 4
+    assert samples[("bridge_http_request_duration_seconds_bucket", (("le", "0.0005"), route))] == 1
+    assert samples[("bridge_http_request_duration_seconds_bucket", (("le", "0.0025"), route))] == 2
+    assert samples[("bridge_http_request_duration_seconds_bucket", (("le", "5.0"), route))] == 3
+    assert samples[("bridge_http_request_duration_seconds_bucket", (("le", "+Inf"), route))] == 4
+    assert samples[("bridge_http_request_duration_seconds_sum", (route,))] == pytest.approx(7.3024)
+    visitors = ("route", "/v1/visitors/{visitor_id}")
+    assert samples[("bridge_http_request_duration_seconds_count", (visitors,))] == 1
+    assert not any("/x" in str(key) for key in samples)
+    # publishing again replaces the file rather than adding to it
+    one.publish(directory)
+    again = {s.name: s.value for f in scraper.collect(directory) for s in f.samples
+             if s.labels.get("route") == TOKEN_ROUTE and s.name.endswith("_count")}  # fmt: skip
+    assert again["bridge_http_request_duration_seconds_count"] == 4
