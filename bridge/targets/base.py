@@ -164,25 +164,13 @@ class SplitHmacJwtSigner(HmacJwtSigner):
     SHA-256 it saves (measured in the running gateway).
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        secret: Secret,
-        ttl: int | None,
-        name_claims: Sequence[str],
-        clock: Clock = time.time,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            name, secret=secret, ttl=ttl, name_claims=name_claims, clock=clock, headers=headers
-        )
-        # the second the time claims were last made for, their exp, and the base64url of the
-        # payload's last bytes that second, by the identity's bytes that come before them
-        self._second = -1
-        self._expires_at: int | None = None
-        self._time_json = b""
-        self._tails: dict[bytes, bytes] = {}
+    # the second the time claims were last made for (none yet), their exp and JSON, and the
+    # base64url of the payload's last bytes that second, by the identity's bytes before them
+    # (set by _new_second, which the first sign() calls)
+    _second = -1
+    _expires_at: int | None = None
+    _time_json = b""
+    _tails: dict[bytes, bytes]
 
     @abstractmethod
     def identity_claims(self, identity: Identity) -> dict[str, Any]:
