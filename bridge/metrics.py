@@ -13,6 +13,9 @@ the scrape adds them all up (:class:`~prometheus_client.multiprocess.MultiProces
 Request counts are recorded in batches (:mod:`bridge.access`): the worker that answers a
 scrape records its own first; the others' reach it within ``log.access_flush_seconds``.
 
+Gauges say how workers combine: Redis is up when every live worker reaches it (``livemin``),
+a breaker shows its worst state across live workers (``livemax``).
+
 The request-duration histogram is the one series kept outside prometheus-client's values
 (:class:`Durations`): prometheus-client can only add one observation at a time, which across
 workers means two writes to a shared file and two ``getpid`` system calls per request. Each
@@ -20,8 +23,6 @@ worker counts a batch's durations into its own buckets in memory, writes them to
 of its own in the same directory when its batch timer fires (``durations-<pid>.json``), and
 the scrape adds those files up beside prometheus-client's own. The exposition is prometheus-
 client's ``HistogramMetricFamily``: the same series, buckets and ``le`` labels as before.
-Gauges say how workers combine: Redis is up when every live worker reaches it (``livemin``),
-a breaker shows its worst state across live workers (``livemax``).
 
 Series (all prefixed ``bridge_``)::
 
@@ -141,19 +142,31 @@ class Durations:
         """Every worker's published counts, added up (this one's as they are now)."""
         total: Rows = {}
         mine = DURATIONS_FILE.format(pid=self._pid)
-        rows_of = [self._rows]
+        rows_of: list[object] = [self._rows]
         for path in Path(directory).glob(DURATIONS_FILE.format(pid="*")):
             if path.name != mine:
                 with contextlib.suppress(OSError, orjson.JSONDecodeError):
                     rows_of.append(orjson.loads(path.read_bytes()))
         width = len(self._bounds) + 2
         for rows in rows_of:
+            if not isinstance(rows, dict):
+                continue
             for route, row in rows.items():
-                if isinstance(route, str) and isinstance(row, list) and len(row) == width:
+                if _is_row(row, width):
                     into = total.setdefault(route, [0] * width)
                     for index, count in enumerate(row):
                         into[index] += count
         return total
+
+
+def _is_row(row: object, width: int) -> bool:
+    """A published row as :class:`Durations` writes it: ``width`` numbers (a file of any
+    other shape is passed over rather than failing the scrape)."""
+    return (
+        isinstance(row, list)
+        and len(row) == width
+        and all(isinstance(n, int | float) and not isinstance(n, bool) for n in row)
+    )
 
 
 def _le(bound: float) -> str:

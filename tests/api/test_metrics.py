@@ -239,6 +239,9 @@ def test_durations_add_up_every_workers_published_buckets(tmp_path: Path) -> Non
     two.publish(directory)
     (tmp_path / "durations-104.json").write_bytes(b'{"truncat')
     (tmp_path / "durations-105.json").write_bytes(b'{"/x": [1, 2]}')  # the wrong shape
+    width = 16  # 13 bounds, +Inf and the sum
+    (tmp_path / "durations-106.json").write_bytes(b'{"/x": [' + b'"a",' * (width - 1) + b'"a"]}')
+    (tmp_path / "durations-107.json").write_bytes(b"[1, 2, 3]")
 
     families: list[Metric] = list(scraper.collect(directory))
     samples = {
