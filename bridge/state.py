@@ -19,8 +19,9 @@ LowLevelHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 class FastPath(Protocol):
     """What :mod:`bridge.http.fastpath` offers the runner: a handler in front of the app's."""
 
-    #: requests it answered itself
+    #: requests it answered itself, and the batches it took them in
     answered: int
+    batches: int
 
     def wrap(self, app_handler: LowLevelHandler) -> LowLevelHandler: ...
 

@@ -25,6 +25,17 @@ What it saves is aiohttp's application machinery per request (the route resoluti
 general steps, which is most of a token request's time besides aiohttp's own parsing and
 writing. :func:`bridge.app.install_fast_path` puts it in front of an ``AppRunner``'s handler
 (``Server.request_handler``), which ``bridge serve`` and the tests' clients both do.
+
+The requests are taken in batches. A handler only queues its request and waits; the first
+one of a batch schedules :meth:`FastTokens._answer_waiting` for the event loop's next turn,
+which takes every request queued by then (up to :data:`BATCH`) through all the steps, one
+request after the other, and hands each handler its answer (or None: the app's to answer).
+Under load, the requests that one turn of the loop reads from many connections then run this
+module's Python back to back instead of each between the kernel's sends and aiohttp's
+writing, which evict it from the CPU's caches: the same work costs about half as much. Each
+request still gets its own identity, token, limits decision and access record; what it
+costs is one more turn of the loop per request (tens of microseconds at most, and the
+request's duration in its access record includes it).
 """
 
 from __future__ import annotations
@@ -54,6 +65,9 @@ from bridge.targets.base import Broker, MintedToken, Signer
 GENERATE_ROUTE = "/generate/token"
 TARGET_ROUTE = "/v1/targets/{name}/token"
 _HTTP_1 = (HttpVersion10, HttpVersion11)
+#: requests taken through the steps in one go at most: the first answers of a large batch
+#: are not held back by the last ones' work
+BATCH = 64
 _JSON = "application/json"
 
 
@@ -94,9 +108,12 @@ class FastTokens:
             for origin in cors.origins
         }
         self._records = records if records.wanted else None
+        #: requests waiting for the next batch (:meth:`_answer_waiting`), in arrival order
+        self._waiting: list[_Waiting] = []
         self._draining = draining
-        #: requests answered here (tests read it to know which path answered)
+        #: requests answered here, and batches taken (tests read them to know what answered)
         self.answered = 0
+        self.batches = 0
 
     # set by bind(), at start-up, before any request
     _systems: LoginSystems
@@ -111,30 +128,62 @@ class FastTokens:
     def wrap(self, app_handler: LowLevelHandler) -> LowLevelHandler:
         """The handler to serve: this module's answer where it has one, else the app's."""
         paths = self._paths
-        prepare = self._prepare
+        waiting = self._waiting
+        answer_waiting = self._answer_waiting
         respond = self._respond
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
             found = paths.get(request.raw_path)
             if found is not None and request.method == hdrs.METH_GET:
-                prepared = prepare(request, *found)
-                if prepared is not None:
-                    allowed = prepared.allowed
-                    if not isinstance(allowed, bool):  # shared limits: one Redis call
-                        allowed = await allowed
-                    if allowed:
-                        return respond(request, prepared)
-                    # refused (nothing was counted): the application answers the 429
+                loop = asyncio.get_running_loop()
+                answer: _Answer = loop.create_future()
+                if not waiting:  # the first of this batch: answer them all once they're in
+                    loop.call_soon(answer_waiting)
+                waiting.append(_Waiting(perf_counter(), request, *found, answer))
+                outcome = await answer
+                if isinstance(outcome, web.StreamResponse):
+                    return outcome
+                if outcome is not None and await outcome.allowed:  # shared limits (Redis)
+                    return respond(request, outcome.prepared)
+                # refused (nothing was counted) or not the common request: the app answers
             return await app_handler(request)
 
         return handle
 
+    def _answer_waiting(self) -> None:
+        """Take the requests that arrived since the last batch, at most :data:`BATCH` of
+        them, through every step one after another (the rest are the next batch's)."""
+        waiting = self._waiting
+        batch = waiting[:BATCH]
+        del waiting[:BATCH]
+        if waiting:
+            asyncio.get_running_loop().call_soon(self._answer_waiting)
+        self.batches += 1
+        prepare, respond = self._prepare, self._respond
+        for started, request, signer, generate, answer in batch:
+            if answer.done():  # its handler was cancelled (the instance is stopping)
+                continue
+            try:
+                prepared = prepare(started, request, signer, generate)
+                outcome: _Outcome = None
+                if prepared is not None:
+                    allowed = prepared.allowed
+                    if not isinstance(allowed, bool):
+                        # a task, so the Redis call runs (and ends) whatever becomes of the
+                        # handler that awaits it
+                        outcome = _Deferred(prepared, asyncio.ensure_future(allowed))
+                    elif allowed:
+                        outcome = respond(request, prepared)
+            except Exception as error:  # the handler raises it, as it would have raised it
+                answer.set_exception(error)
+            else:
+                answer.set_result(outcome)
+
     def _prepare(
-        self, request: web.BaseRequest, signer: Signer, generate: bool
+        self, started: float, request: web.BaseRequest, signer: Signer, generate: bool
     ) -> _Prepared | None:
         """Everything up to the rate limits' decision, or None for the application to answer
         (nothing has been counted then)."""
-        started = perf_counter()
         cookie = self._cookie
         if (
             cookie is None
@@ -213,3 +262,26 @@ class _Prepared(NamedTuple):
     minted: MintedToken
     #: the limits' decision: at once when they are kept in this process, else to await
     allowed: bool | Awaitable[bool]
+
+
+class _Waiting(NamedTuple):
+    """A request in the queue for the next batch."""
+
+    started: float
+    request: web.BaseRequest
+    signer: Signer
+    generate: bool
+    answer: _Answer
+
+
+class _Deferred(NamedTuple):
+    """A request the shared (Redis) rate limits decide on: the fast path answers it if so."""
+
+    prepared: _Prepared
+    allowed: asyncio.Future[bool]
+
+
+#: what a waiting request's handler gets from its batch: the answer; a request whose shared
+#: limits' decision is still on its way; or None for the application to answer
+_Outcome = web.StreamResponse | _Deferred | None
+_Answer = asyncio.Future[_Outcome]

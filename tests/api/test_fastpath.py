@@ -258,3 +258,83 @@ async def test_limits_shared_through_redis_are_counted_once_per_request(
     async with fast.get("/metrics") as response:
         text = await response.text()
     assert 'bridge_rate_limit_events_total{limit="subject",outcome="fail_open"} 3.0' in text
+
+
+def user(n: int) -> tuple[str, str]:
+    return f"batch-user-{n:03d}", f"user{n}@example.com"
+
+
+#: every test request comes from one address: room for a few hundred at once
+ROOMY = {"per_address": {"per_minute": 60_000, "burst": 1_000}}
+
+
+async def test_concurrent_requests_are_answered_in_batches_each_with_its_own_identity(
+    make_client: ClientFactory,
+) -> None:
+    fast = await make_client(settings(rate_limits=ROOMY))
+    cookies = [f"token={login_token(sub=user(n)[0], email=user(n)[1])}" for n in range(100)]
+
+    async def get(cookie: str) -> tuple[int, bytes]:
+        async with fast.get("/generate/token", headers={"Cookie": cookie}) as response:
+            return response.status, await response.read()
+
+    first = await asyncio.gather(*(get(cookie) for cookie in cookies))  # verified by the app
+    assert [status for status, _ in first] == [200] * 100
+    assert answered(fast) == 0
+    before = fast.app[FAST_PATH].batches
+    again = await asyncio.gather(*(get(cookie) for cookie in cookies))
+    assert answered(fast) == 100
+    batches = fast.app[FAST_PATH].batches - before
+    assert 2 <= batches < 100  # at most 64 a batch, and more than one request in some
+    for n, (status, body) in enumerate(again):
+        assert status == 200
+        claims = chat_claims(body)
+        assert (claims["external_id"], claims["email"]) == user(n)
+
+
+async def test_a_batch_hands_what_it_does_not_answer_to_the_app(
+    make_client: ClientFactory,
+) -> None:
+    fast = await make_client(settings(rate_limits=ROOMY))
+    known = [f"token={login_token(sub=user(n)[0], email=user(n)[1])}" for n in range(20)]
+    for cookie in known:
+        async with fast.get("/generate/token", headers={"Cookie": cookie}) as response:
+            assert response.status == 200
+    others = {
+        f"token={login_token('not-the-login-secret-0123456789abcdef')}": 401,
+        f"token={login_token(email=None)}": 422,
+        f"token={login_token(sub='batch-new-user')}": 200,  # not yet verified: the app's
+        "": 401,
+    }
+    requests = [(cookie, 200) for cookie in known] + list(others.items())
+
+    async def status(cookie: str) -> int:
+        async with fast.get("/generate/token", headers={"Cookie": cookie}) as response:
+            await response.read()
+            return response.status
+
+    statuses = await asyncio.gather(*(status(cookie) for cookie, _ in requests))
+    assert statuses == [expected for _, expected in requests]
+    assert answered(fast) == len(known)
+
+
+async def test_concurrent_requests_share_redis_limits_exactly(
+    make_client: ClientFactory, killable_redis: RedisServer
+) -> None:
+    limited = settings(
+        rate_limits={**ROOMY, "per_subject": {"per_minute": 1, "burst": 3}},
+        redis={"url": killable_redis.url, "key_prefix": unique_prefix()},
+    )
+    fast = await make_client(limited)
+    headers = {"Cookie": f"token={login_token()}"}
+    async with fast.get("/generate/token", headers=headers) as response:
+        assert response.status == 200
+
+    async def status() -> int:
+        async with fast.get("/generate/token", headers=headers) as response:
+            await response.read()
+            return response.status
+
+    statuses = await asyncio.gather(*(status() for _ in range(8)))
+    assert sorted(statuses) == [200, 200] + [429] * 6
+    assert answered(fast) == 2
