@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from time import perf_counter
 from typing import NamedTuple
 
@@ -139,12 +139,12 @@ class FastTokens:
                 answer: _Answer = loop.create_future()
                 if not waiting:  # the first of this batch: answer them all once they're in
                     loop.call_soon(answer_waiting)
-                waiting.append(_Waiting(perf_counter(), request, *found, answer))
+                waiting.append((perf_counter(), request, found, answer))
                 outcome = await answer
                 if isinstance(outcome, web.StreamResponse):
                     return outcome
                 if outcome is not None and await outcome.allowed:  # shared limits (Redis)
-                    return respond(request, outcome.prepared)
+                    return respond(request, *outcome.allowed_answer)
                 # refused (nothing was counted) or not the common request: the app answers
             return await app_handler(request)
 
@@ -159,31 +159,22 @@ class FastTokens:
         if waiting:
             asyncio.get_running_loop().call_soon(self._answer_waiting)
         self.batches += 1
-        prepare, respond = self._prepare, self._respond
-        for started, request, signer, generate, answer in batch:
+        answer_one = self._answer
+        for started, request, (signer, generate), answer in batch:
             if answer.done():  # its handler was cancelled (the instance is stopping)
                 continue
             try:
-                prepared = prepare(started, request, signer, generate)
-                outcome: _Outcome = None
-                if prepared is not None:
-                    allowed = prepared.allowed
-                    if not isinstance(allowed, bool):
-                        # a task, so the Redis call runs (and ends) whatever becomes of the
-                        # handler that awaits it
-                        outcome = _Deferred(prepared, asyncio.ensure_future(allowed))
-                    elif allowed:
-                        outcome = respond(request, prepared)
+                outcome = answer_one(started, request, signer, generate)
             except Exception as error:  # the handler raises it, as it would have raised it
                 answer.set_exception(error)
             else:
                 answer.set_result(outcome)
 
-    def _prepare(
+    def _answer(
         self, started: float, request: web.BaseRequest, signer: Signer, generate: bool
-    ) -> _Prepared | None:
-        """Everything up to the rate limits' decision, or None for the application to answer
-        (nothing has been counted then)."""
+    ) -> _Outcome:
+        """One request's answer; None for the application to answer (nothing has been
+        counted then)."""
         cookie = self._cookie
         if (
             cookie is None
@@ -213,11 +204,25 @@ class FastTokens:
             # a refusal, or something unexpected: nothing has been counted yet, so the
             # application answers it (and logs what it did not expect) as it always would
             return None
-        return _Prepared(started, signer, generate, identity, minted, allowed)
+        if allowed is True:
+            return self._respond(request, started, signer, generate, identity, minted)
+        if allowed is False:  # refused: the application answers the 429
+            return None
+        # a task, so that the Redis call runs (and ends) whatever becomes of the handler
+        return _Deferred(
+            asyncio.ensure_future(allowed), (started, signer, generate, identity, minted)
+        )
 
-    def _respond(self, request: web.BaseRequest, prepared: _Prepared) -> web.Response:
+    def _respond(
+        self,
+        request: web.BaseRequest,
+        started: float,
+        signer: Signer,
+        generate: bool,
+        identity: Identity,
+        minted: MintedToken,
+    ) -> web.Response:
         """The answer, once the rate limits allowed the request, and its access record."""
-        started, signer, generate, identity, minted, _ = prepared
         if generate:
             # a JWT is base64url and dots: nothing in it needs escaping in JSON
             body = b'{"token":"' + minted.token.encode() + b'"}'
@@ -252,33 +257,18 @@ class FastTokens:
         return response
 
 
-class _Prepared(NamedTuple):
-    """A request the fast path answers if the rate limits allow it."""
-
-    started: float
-    signer: Signer
-    generate: bool
-    identity: Identity
-    minted: MintedToken
-    #: the limits' decision: at once when they are kept in this process, else to await
-    allowed: bool | Awaitable[bool]
-
-
-class _Waiting(NamedTuple):
-    """A request in the queue for the next batch."""
-
-    started: float
-    request: web.BaseRequest
-    signer: Signer
-    generate: bool
-    answer: _Answer
+#: a request in the queue for the next batch: when it arrived, the request, its path's signer
+#: and answer shape, and where its handler waits for the outcome (a plain tuple: one is made
+#: per request)
+_Waiting = tuple[float, web.BaseRequest, tuple[Signer, bool], "_Answer"]
 
 
 class _Deferred(NamedTuple):
-    """A request the shared (Redis) rate limits decide on: the fast path answers it if so."""
+    """A request the shared (Redis) rate limits decide on: answered here if they allow it."""
 
-    prepared: _Prepared
     allowed: asyncio.Future[bool]
+    #: what :meth:`FastTokens._respond` needs besides the request
+    allowed_answer: tuple[float, Signer, bool, Identity, MintedToken]
 
 
 #: what a waiting request's handler gets from its batch: the answer; a request whose shared
