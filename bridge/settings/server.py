@@ -71,7 +71,7 @@ class LogSettings(Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     #: one line per answered request (``bridge.access``); health probes only when they fail
     access: bool = True
-    #: access lines are written together at least this often (and whenever 512 wait), not
+    #: access lines are written together at least this often (and whenever 128 wait), not
     #: one ``write`` per request; 0 writes each line at once. Other lines are never held back.
     access_flush_seconds: float = Field(default=1.0, ge=0, le=60)
 
