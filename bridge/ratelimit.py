@@ -84,6 +84,8 @@ class Rate:
 
 #: one check: (limit name, client id, rate)
 Check = tuple[str, str, Rate]
+#: what a check answers when every limit allows the request
+_ALLOWED = (0.0, -1)
 
 
 class Backend(Protocol):
@@ -112,43 +114,44 @@ class MemoryGcra:
 
     def hit_now(self, limit: str, ident: str, rate: Rate) -> float:
         """One check; seconds to wait (0.0: allowed and counted)."""
-        now = self._clock()
-        table = self._table(limit)
-        tat = table.pop(ident, now)  # re-inserted below: the dict's order is least recent first
-        new_tat = (tat if tat > now else now) + rate.interval
-        wait = new_tat - now - rate.tolerance
-        if wait > 0:
-            table[ident] = tat
-            return wait
-        table[ident] = new_tat
-        if len(table) > self._max:
-            self._evict(table, now)
-        return 0.0
+        return self.decide(((limit, ident),), {limit: rate})[0]
 
     def hit_many_now(self, checks: Sequence[Check]) -> tuple[float, int]:
-        if len(checks) == 1:
-            limit, ident, rate = checks[0]
-            wait = self.hit_now(limit, ident, rate)
-            return (wait, 0) if wait > 0 else (0.0, -1)
+        return self.decide([(limit, ident) for limit, ident, _ in checks],
+                           {limit: rate for limit, _, rate in checks})  # fmt: skip
+
+    def decide(
+        self, checks: Sequence[tuple[str, str]], rates: Mapping[str, Rate]
+    ) -> tuple[float, int]:
+        """:meth:`hit_many_now` for each ``(limit, client id)`` whose limit is in ``rates``
+        (the others pass): the index is into ``checks``. Builds nothing per check (a token
+        request makes this call). A refused client counts as seen, so that a busy client is
+        not the first to be forgotten (which would give it a fresh allowance)."""
         now = self._clock()
         tables = self._tables
-        updates = []
-        for index, (limit, ident, rate) in enumerate(checks):
+        for index, (limit, ident) in enumerate(checks):
+            rate = rates.get(limit)
+            if rate is not None:
+                table = tables.get(limit)
+                tat = now if table is None else table.get(ident, now)
+                wait = (tat if tat > now else now) + rate.interval - now - rate.tolerance
+                if wait > 0:
+                    if table is not None and ident in table:
+                        # refused, but seen now: kept from the eviction of the least recent
+                        table[ident] = table.pop(ident)
+                    return wait, index
+        for limit, ident in checks:
+            rate = rates.get(limit)
+            if rate is None:
+                continue
             table = tables.get(limit)
             if table is None:
                 table = tables[limit] = {}
-            tat = table.get(ident, now)
-            new_tat = (tat if tat > now else now) + rate.interval
-            wait = new_tat - now - rate.tolerance
-            if wait > 0:
-                return wait, index
-            updates.append((table, ident, new_tat))
-        for table, ident, new_tat in updates:
-            table.pop(ident, None)  # re-inserted: the dict's order is least recent first
-            table[ident] = new_tat
+            tat = table.pop(ident, now)  # re-inserted: the dict's order is least recent first
+            table[ident] = (tat if tat > now else now) + rate.interval
             if len(table) > self._max:
                 self._evict(table, now)
-        return 0.0, -1
+        return _ALLOWED
 
     def _evict(self, table: dict[str, float], now: float) -> None:
         """Drop what no longer matters, then the least recently allowed, down to 90%."""
@@ -339,19 +342,21 @@ class RateLimits:
         all at once (one Redis round trip); raise :class:`RateLimited` if any refuses, and then
         count it against none. Shared limits with Redis unreachable let the request through."""
         rates = self._rates
+        if self._memory is not None:
+            wait, index = self._memory.decide(checks, rates)
+            if wait > 0:
+                self._refuse(checks[index][0], wait)
+            return
         found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
         if not found:
             return
-        if self._memory is not None:
-            wait, index = self._memory.hit_many_now(found)
-        else:
-            result = await self._backend.hit_many(found)
-            if result is None:
-                if self._metrics is not None:
-                    for limit, _, _ in found:
-                        self._metrics.rate_limit_event(limit, "fail_open")
-                return
-            wait, index = result
+        result = await self._backend.hit_many(found)
+        if result is None:
+            if self._metrics is not None:
+                for limit, _, _ in found:
+                    self._metrics.rate_limit_event(limit, "fail_open")
+            return
+        wait, index = result
         if wait > 0:
             self._refuse(found[index][0], wait)
 
@@ -364,11 +369,11 @@ class RateLimits:
         shared ones answer an awaitable of it (one Redis call).
         """
         rates = self._rates
+        if self._memory is not None:
+            return self._memory.decide(checks, rates)[1] < 0
         found = [(limit, ident, rates[limit]) for limit, ident in checks if limit in rates]
         if not found:
             return True
-        if self._memory is not None:
-            return self._memory.hit_many_now(found)[1] < 0
         return self._admit_shared(found)
 
     async def _admit_shared(self, found: Sequence[Check]) -> bool:

@@ -116,6 +116,34 @@ def test_memory_is_bounded_and_forgets_the_least_recent_first() -> None:
     assert gcra.hit_now(ADDRESS, "client-0", rate) == 0.0  # forgotten: a fresh allowance
 
 
+def test_a_request_refused_by_either_limit_keeps_that_client_remembered() -> None:
+    clock = FakeClock(1000.0)
+    gcra = MemoryGcra(max_tracked=100, clock=clock)
+    rates = {ADDRESS: Rate(per_minute=1_000_000, burst=1_000_000),
+             SUBJECT: Rate(per_minute=1, burst=1)}  # fmt: skip
+    assert gcra.decide([(ADDRESS, "a"), (SUBJECT, "busy")], rates) == (0.0, -1)
+    for i in range(1000):
+        assert gcra.decide([(ADDRESS, "a"), (SUBJECT, f"user-{i}")], rates) == (0.0, -1)
+        if i % 50 == 0:
+            wait, index = gcra.decide([(ADDRESS, "a"), (SUBJECT, "busy")], rates)
+            assert wait > 0
+            assert index == 1
+        assert gcra.tracked(SUBJECT) <= 100
+    assert gcra.decide([(ADDRESS, "a"), (SUBJECT, "busy")], rates)[1] == 1  # still remembered
+    assert gcra.decide([(ADDRESS, "a"), (SUBJECT, "user-0")], rates) == (0.0, -1)  # forgotten
+
+
+def test_a_limit_without_a_rate_passes_and_the_index_is_into_the_checks() -> None:
+    gcra = MemoryGcra(max_tracked=100, clock=FakeClock(1000.0))
+    rates = {SUBJECT: Rate(per_minute=1, burst=1)}
+    checks = [(ADDRESS, "a"), (SUBJECT, "u")]
+    assert gcra.decide(checks, rates) == (0.0, -1)
+    wait, index = gcra.decide(checks, rates)
+    assert wait > 0
+    assert index == 1
+    assert gcra.tracked(ADDRESS) == 0  # a limit without a rate is not counted at all
+
+
 # --- Redis -------------------------------------------------------------------------------------
 
 
