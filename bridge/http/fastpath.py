@@ -28,10 +28,10 @@ writing. :func:`bridge.app.install_fast_path` puts it in front of an ``AppRunner
 
 The requests are taken in batches. A handler only queues its request and waits; the first
 one of a batch schedules :meth:`FastTokens._answer_waiting` for the event loop's next turn,
-which takes every request queued by then (up to :data:`BATCH`) through all the steps, one
-request after the other, and hands each handler its answer (or None: the app's to answer).
-Under load, the requests that one turn of the loop reads from many connections then run this
-module's Python back to back instead of each between the kernel's sends and aiohttp's
+which takes every request queued by then (up to :data:`BATCH`) through the steps, each step
+for the whole batch before the next, and hands each handler its answer (or None: the app's to
+answer). Under load, the requests that one turn of the loop reads from many connections then
+run this module's Python back to back instead of each between the kernel's sends and aiohttp's
 writing, which evict it from the CPU's caches: the same work costs about half as much. Each
 request still gets its own identity, token, limits decision and access record; what it
 costs is one more turn of the loop per request (tens of microseconds at most, and the
@@ -151,67 +151,91 @@ class FastTokens:
         return handle
 
     def _answer_waiting(self) -> None:
-        """Take the requests that arrived since the last batch, at most :data:`BATCH` of
-        them, through every step one after another (the rest are the next batch's)."""
+        """Take the requests that arrived since the last batch (at most :data:`BATCH` of
+        them; the rest are the next batch's) through the steps: each step for the whole batch
+        before the next one, so that its code stays in the CPU's caches. A request that a step
+        does not pass leaves the batch with None, for the app to answer; the rate limits count
+        only the requests that every step before them passed."""
         waiting = self._waiting
         batch = waiting[:BATCH]
         del waiting[:BATCH]
         if waiting:
             asyncio.get_running_loop().call_soon(self._answer_waiting)
         self.batches += 1
-        answer_one = self._answer
+        known = self._identify(batch)
+        signed: list[tuple[_Known, MintedToken]] = []
+        for item in known:
+            try:
+                signed.append((item, item[2].sign(item[5])))
+            except Exception:  # as the app would (and it logs what it did not expect)
+                item[4].set_result(None)
+        limits = self._limits
+        allowed: list[tuple[_Known, MintedToken]] = []
+        for item, minted in signed:
+            started, _, signer, generate, answer, identity, address = item
+            try:
+                decision = limits.admit((ADDRESS, address), (SUBJECT, identity.sub))
+            except Exception:
+                answer.set_result(None)
+                continue
+            if decision is True:
+                allowed.append((item, minted))
+            elif decision is False:  # refused: the application answers the 429
+                answer.set_result(None)
+            else:  # a task, so that the Redis call runs (and ends) whatever becomes of the handler
+                answer.set_result(
+                    _Deferred(
+                        asyncio.ensure_future(decision),
+                        (started, signer, generate, identity, minted),
+                    )
+                )
+        respond = self._respond
+        for (started, request, signer, generate, answer, identity, _), minted in allowed:
+            try:
+                response = respond(request, started, signer, generate, identity, minted)
+            except Exception as error:  # the handler raises it, as it would have raised it
+                answer.set_exception(error)
+            else:
+                answer.set_result(response)
+
+    def _identify(self, batch: list[_Waiting]) -> list[_Known]:
+        """The batch's requests whose login token is known and still holds, that pass every
+        check before the rate limits, with their identity and client address; the others
+        leave with None."""
+        cookie = self._cookie
+        if cookie is None or self._draining.is_set():
+            for *_, answer in batch:
+                if not answer.done():
+                    answer.set_result(None)
+            return []
+        systems, origins, addresses = self._systems, self._origins, self._limits.addresses
+        known: list[_Known] = []
         for started, request, (signer, generate), answer in batch:
             if answer.done():  # its handler was cancelled (the instance is stopping)
                 continue
             try:
-                outcome = answer_one(started, request, signer, generate)
-            except Exception as error:  # the handler raises it, as it would have raised it
-                answer.set_exception(error)
+                if request.version not in _HTTP_1 or request.body_exists:
+                    raise _NotCommon()
+                headers = request.headers
+                check_fetch_metadata(headers, origins)
+                token = read_cookie(headers.getall(hdrs.COOKIE, ()), cookie)
+                identity = systems.cached_identity(token, cookie=cookie)
+                if identity is None or (signer.needs_email and identity.email is None):
+                    raise _NotCommon()
+                if not generate and signer.issues_jwt and wants_jwt(headers):  # the bare JWT
+                    raise _NotCommon()
+                address = addresses.resolve(
+                    request.remote,
+                    headers.getall(hdrs.X_FORWARDED_FOR, ()),
+                    headers.getall(hdrs.FORWARDED, ()),
+                )
+            except Exception:
+                # not the common request, a refusal, or something unexpected: nothing has been
+                # counted, so the application answers it (and logs what it did not expect)
+                answer.set_result(None)
             else:
-                answer.set_result(outcome)
-
-    def _answer(
-        self, started: float, request: web.BaseRequest, signer: Signer, generate: bool
-    ) -> _Outcome:
-        """One request's answer; None for the application to answer (nothing has been
-        counted then)."""
-        cookie = self._cookie
-        if (
-            cookie is None
-            or request.version not in _HTTP_1
-            or request.body_exists
-            or self._draining.is_set()
-        ):
-            return None
-        headers = request.headers
-        try:
-            check_fetch_metadata(headers, self._origins)
-            token = read_cookie(headers.getall(hdrs.COOKIE, ()), cookie)
-            identity = self._systems.cached_identity(token, cookie=cookie)
-            if identity is None or (signer.needs_email and identity.email is None):
-                return None
-            if not generate and signer.issues_jwt and wants_jwt(headers):  # the bare JWT
-                return None
-            limits = self._limits
-            address = limits.client_address(
-                request.remote,
-                headers.getall(hdrs.X_FORWARDED_FOR, ()),
-                headers.getall(hdrs.FORWARDED, ()),
-            )
-            minted = signer.sign(identity)
-            allowed = limits.admit((ADDRESS, address), (SUBJECT, identity.sub))
-        except Exception:
-            # a refusal, or something unexpected: nothing has been counted yet, so the
-            # application answers it (and logs what it did not expect) as it always would
-            return None
-        if allowed is True:
-            return self._respond(request, started, signer, generate, identity, minted)
-        if allowed is False:  # refused: the application answers the 429
-            return None
-        # a task, so that the Redis call runs (and ends) whatever becomes of the handler
-        return _Deferred(
-            asyncio.ensure_future(allowed), (started, signer, generate, identity, minted)
-        )
+                known.append((started, request, signer, generate, answer, identity, address))
+        return known
 
     def _respond(
         self,
@@ -269,6 +293,15 @@ class _Deferred(NamedTuple):
     allowed: asyncio.Future[bool]
     #: what :meth:`FastTokens._respond` needs besides the request
     allowed_answer: tuple[float, Signer, bool, Identity, MintedToken]
+
+
+#: a request that passed every check before the rate limits: the waiting request's members,
+#: its identity and its client address
+_Known = tuple[float, web.BaseRequest, Signer, bool, "_Answer", Identity, str]
+
+
+class _NotCommon(Exception):
+    """A request that is not the common one: the application answers it."""
 
 
 #: what a waiting request's handler gets from its batch: the answer; a request whose shared

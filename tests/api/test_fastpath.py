@@ -338,3 +338,25 @@ async def test_concurrent_requests_share_redis_limits_exactly(
     statuses = await asyncio.gather(*(status() for _ in range(8)))
     assert sorted(statuses) == [200, 200] + [429] * 6
     assert answered(fast) == 2
+
+
+async def test_a_request_refused_in_a_batch_is_the_apps_429_and_the_others_are_answered(
+    make_client: ClientFactory,
+) -> None:
+    limited = {**ROOMY, "per_subject": {"per_minute": 1, "burst": 2}}
+    fast = await make_client(settings(rate_limits=limited))
+    cookies = [f"token={login_token(sub=user(n)[0], email=user(n)[1])}" for n in range(11)]
+
+    async def status(cookie: str) -> int:
+        async with fast.get("/generate/token", headers={"Cookie": cookie}) as response:
+            await response.read()
+            return response.status
+
+    for cookie in cookies:  # each user's first, verified by the app
+        assert await status(cookie) == 200
+    assert await status(cookies[0]) == 200  # user 0's second: its burst is spent
+    before = answered(fast)
+    statuses = await asyncio.gather(*(status(cookie) for cookie in cookies))
+    assert statuses == [429] + [200] * 10
+    assert answered(fast) == before + 10
+    assert await status(cookies[1]) == 429  # the others were counted once each
