@@ -165,10 +165,11 @@ class FastTokens:
         known = self._identify(batch)
         signed: list[tuple[_Known, MintedToken]] = []
         for item in known:
+            _, _, signer, _, answer, identity, _ = item
             try:
-                signed.append((item, item[2].sign(item[5])))
-            except Exception:  # as the app would (and it logs what it did not expect)
-                item[4].set_result(None)
+                signed.append((item, signer.sign(identity)))
+            except Exception:  # the app's to answer (and to log, if it was unexpected)
+                answer.set_result(None)
         limits = self._limits
         allowed: list[tuple[_Known, MintedToken]] = []
         for item, minted in signed:
