@@ -162,6 +162,15 @@ class FastTokens:
         if waiting:
             asyncio.get_running_loop().call_soon(self._answer_waiting)
         self.batches += 1
+        try:
+            self._answer_batch(batch)
+        finally:
+            # whatever went wrong on the way, no request is left waiting: the app answers it
+            for *_, answer in batch:
+                if not answer.done():
+                    answer.set_result(None)
+
+    def _answer_batch(self, batch: list[_Waiting]) -> None:
         known = self._identify(batch)
         signed: list[tuple[_Known, MintedToken]] = []
         for item in known:

@@ -360,3 +360,25 @@ async def test_a_request_refused_in_a_batch_is_the_apps_429_and_the_others_are_a
     assert statuses == [429] + [200] * 10
     assert answered(fast) == before + 10
     assert await status(cookies[1]) == 429  # the others were counted once each
+
+
+async def test_a_batch_that_fails_unexpectedly_leaves_its_requests_to_the_app(
+    make_client: ClientFactory,
+) -> None:
+    fast = await make_client()
+    headers = {"Cookie": f"token={login_token()}"}
+    async with fast.get("/generate/token", headers=headers) as response:
+        assert response.status == 200
+
+    def broken(batch: object) -> None:
+        raise RuntimeError("a step failed")
+
+    setattr(fast.app[FAST_PATH], "_answer_batch", broken)  # noqa: B010
+    statuses = []
+    async with asyncio.timeout(10):  # a request left waiting would hang here
+        for _ in range(2):
+            async with fast.get("/generate/token", headers=headers) as response:
+                statuses.append(response.status)
+                assert chat_claims(await response.read())["external_id"] == SUB
+    assert statuses == [200, 200]  # answered by the app
+    assert answered(fast) == 0
