@@ -33,9 +33,11 @@ for the whole batch before the next, and hands each handler its answer (or None:
 answer). Under load, the requests that one turn of the loop reads from many connections then
 run this module's Python back to back instead of each between the kernel's sends and aiohttp's
 writing, which evict it from the CPU's caches: the same work costs about half as much. Each
-request still gets its own identity, token, limits decision and access record; what it
-costs is one more turn of the loop per request (tens of microseconds at most, and the
-request's duration in its access record includes it).
+request still gets its own identity, token, limits decision and access record (the
+records of a batch's answers go to :mod:`bridge.access` as runs that share a route, target
+and login system: :class:`~bridge.access.Answers`); what it costs is one more turn of the loop
+per request (tens of microseconds at most, and the request's duration in its access record
+includes it).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import orjson
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 from multidict import CIMultiDict
 
-from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for
+from bridge.access import REQUEST_ID_HEADER, AccessRecords, Answers, request_id_for
 from bridge.http.cors import ActualCors
 from bridge.http.fetchmeta import check_fetch_metadata
 from bridge.http.middleware import STANDARD_HEADERS
@@ -130,7 +132,7 @@ class FastTokens:
         paths = self._paths
         waiting = self._waiting
         answer_waiting = self._answer_waiting
-        respond = self._respond
+        respond, record = self._respond, self._record
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
             found = paths.get(request.raw_path)
@@ -144,7 +146,12 @@ class FastTokens:
                 if isinstance(outcome, web.StreamResponse):
                     return outcome
                 if outcome is not None and await outcome.allowed:  # shared limits (Redis)
-                    return respond(request, *outcome.allowed_answer)
+                    started, signer, generate, identity, minted = outcome.allowed_answer
+                    request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+                    response = respond(request, request_id, signer, generate, minted)
+                    entry = (request_id, perf_counter() - started, identity.sub)
+                    record(time.time(), signer, generate, identity.login, [entry])
+                    return response
                 # refused (nothing was counted) or not the common request: the app answers
             return await app_handler(request)
 
@@ -199,14 +206,30 @@ class FastTokens:
                         (started, signer, generate, identity, minted),
                     )
                 )
-        respond = self._respond
+        respond, record = self._respond, self._record
+        now = time.time()
+        # the answers' records, in runs of one signer, answer shape and login system (usually
+        # the whole batch), each run recorded at once
+        run: list[tuple[str, float, str | None]] = []
+        run_of: tuple[Signer, bool, str | None] | None = None
         for (started, request, signer, generate, answer, identity, _), minted in allowed:
             try:
-                response = respond(request, started, signer, generate, identity, minted)
+                request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+                response = respond(request, request_id, signer, generate, minted)
             except Exception as error:  # the handler raises it, as it would have raised it
                 answer.set_exception(error)
-            else:
-                answer.set_result(response)
+                continue
+            answer.set_result(response)
+            login = identity.login
+            if run_of is None or (
+                signer is not run_of[0] or generate is not run_of[1] or login != run_of[2]
+            ):
+                if run_of is not None:
+                    record(now, *run_of, run)
+                run, run_of = [], (signer, generate, login)
+            run.append((request_id, perf_counter() - started, identity.sub))
+        if run_of is not None:
+            record(now, *run_of, run)
 
     def _identify(self, batch: list[_Waiting]) -> list[_Known]:
         """The batch's requests whose login token is known and still holds, that pass every
@@ -250,13 +273,12 @@ class FastTokens:
     def _respond(
         self,
         request: web.BaseRequest,
-        started: float,
+        request_id: str,
         signer: Signer,
         generate: bool,
-        identity: Identity,
         minted: MintedToken,
     ) -> web.Response:
-        """The answer, once the rate limits allowed the request, and its access record."""
+        """The answer, once the rate limits allowed the request."""
         if generate:
             # a JWT is base64url and dots: nothing in it needs escaping in JSON
             body = b'{"token":"' + minted.token.encode() + b'"}'
@@ -265,30 +287,27 @@ class FastTokens:
             if minted.extra:
                 answer.update(minted.extra)
             body = orjson.dumps(answer)
-        headers = request.headers
-        request_id = request_id_for(headers.get(REQUEST_ID_HEADER))
-        origin = headers.get(hdrs.ORIGIN)
+        origin = request.headers.get(hdrs.ORIGIN)
         fields = self._by_origin.get(origin, self._plain) if origin is not None else self._plain
         response = web.Response(body=body, headers=fields)
         response.headers[REQUEST_ID_HEADER] = request_id
-        self.answered += 1
-        records = self._records
-        if records is not None:
-            records.add(
-                AccessRecord(
-                    time.time(),
-                    request_id,
-                    hdrs.METH_GET,
-                    GENERATE_ROUTE if generate else TARGET_ROUTE,
-                    200,
-                    perf_counter() - started,
-                    signer.name,
-                    identity.sub,
-                    None,
-                    identity.login,
-                )
-            )
         return response
+
+    def _record(
+        self,
+        now: float,
+        signer: Signer,
+        generate: bool,
+        login: str | None,
+        entries: list[tuple[str, float, str | None]],
+    ) -> None:
+        """The access records of answers from one signer, in one shape, to users of one login
+        system: each request's id, seconds so far and subject."""
+        self.answered += len(entries)
+        if self._records is not None:
+            route = GENERATE_ROUTE if generate else TARGET_ROUTE
+            answers = Answers(now, hdrs.METH_GET, route, 200, signer.name, login, entries)
+            self._records.add_answers(answers)
 
 
 #: a request in the queue for the next batch: when it arrived, the request, its path's signer

@@ -10,6 +10,7 @@ the common one, once its login token has been verified.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from typing import Any
@@ -18,6 +19,7 @@ import jwt
 import pytest
 from multidict import CIMultiDictProxy
 
+from bridge.access import flush_all
 from bridge.state import DRAINING, FAST_PATH
 from tests.conftest import (
     CHAT_SECRET,
@@ -28,6 +30,7 @@ from tests.conftest import (
     ClientFactory,
     Lines,
     config,
+    logging_to,
     login_token,
     settings,
 )
@@ -382,3 +385,44 @@ async def test_a_batch_that_fails_unexpectedly_leaves_its_requests_to_the_app(
                 assert chat_claims(await response.read())["external_id"] == SUB
     assert statuses == [200, 200]  # answered by the app
     assert answered(fast) == 0
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory-limits", "redis-limits"])
+async def test_each_answer_of_a_batch_has_its_own_access_line_on_stdout(
+    make_client: ClientFactory, killable_redis: RedisServer, shared: bool
+) -> None:
+    # stdout's writer (a binary stream) writes a batch's lines from one template per run
+    raw = io.BytesIO()
+    redis = {"redis": {"url": killable_redis.url, "key_prefix": unique_prefix()}} if shared else {}
+    with logging_to(io.TextIOWrapper(raw, write_through=True)):
+        fast = await make_client(settings(rate_limits=ROOMY, **redis))
+        paths = ["/generate/token", "/v1/targets/chat/token"]
+        cookies = [f"token={login_token(sub=user(n)[0], email=user(n)[1])}" for n in range(40)]
+        for cookie in cookies:  # verified by the app
+            async with fast.get(paths[0], headers={"Cookie": cookie}) as response:
+                assert response.status == 200
+
+        async def get(n: int) -> tuple[str, str]:
+            headers = {"Cookie": cookies[n % 40]}
+            async with fast.get(paths[n % 2], headers=headers) as response:
+                assert response.status == 200
+                return response.headers["X-Request-ID"], paths[n % 2]
+
+        answers = await asyncio.gather(*(get(n) for n in range(80)))
+        assert answered(fast) == 80
+        flush_all()
+    lines = [json.loads(line) for line in raw.getvalue().splitlines()]
+    access = {line["request_id"]: line for line in lines if line["logger"] == "bridge.access"}
+    for n, (request_id, path) in enumerate(answers):
+        line = access[request_id]
+        route = "/generate/token" if path == paths[0] else "/v1/targets/{name}/token"
+        assert (line["route"], line["status"], line["method"]) == (route, 200, "GET")
+        assert (line["subject"], line["target"], line["login"]) == (
+            user(n % 40)[0],
+            "chat",
+            "default",
+        )
+        assert 0 <= line["duration_ms"] < 10_000
+        assert line["level"] == "info"
+        assert line["pid"] > 0
+    assert len(access) == 40 + 80

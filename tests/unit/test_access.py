@@ -17,8 +17,17 @@ from typing import Any
 
 import pytest
 
-from bridge.access import BATCH_LIMIT, SAFE_LINE_KEYS, AccessRecords, flush_all, write_lines
+from bridge.access import (
+    BATCH_LIMIT,
+    SAFE_LINE_KEYS,
+    AccessRecords,
+    AnswerLines,
+    Answers,
+    flush_all,
+    write_lines,
+)
 from bridge.log import SENSITIVE_KEYS
+from bridge.metrics import Metrics
 from tests.conftest import AppClient, ClientFactory, logging_to, login_token, settings
 
 
@@ -138,3 +147,89 @@ def test_the_stdout_writer_redacts_only_what_needs_it(binary_stream: io.BytesIO)
     assert lines[4]["note"] == "fine"
     assert jwt_like.encode() not in binary_stream.getvalue()
     assert b"token=abc" not in binary_stream.getvalue()
+
+
+#: a run's entries as the token fast path makes them, and the shapes a writer must escape
+ENTRIES = [
+    ("4bcfc74005314e690000000000000001", 0.000018, "00000000-0000-4000-8000-000000000000"),
+    ("trace-0123:a=b+c", 1.5, "Zoë 用户"),
+    ("4bcfc74005314e690000000000000003", 0.0004995, None),
+    ("4bcfc74005314e690000000000000004", 12.3456789, 'quote " and back\\slash'),
+    ("4bcfc74005314e690000000000000005", 0.0, "tab\tand\x01control"),
+]
+
+
+def parsed(stream: io.BytesIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def counted(metrics: Metrics) -> list[str]:
+    """The exposition's samples, without the time each series was created."""
+    text = metrics.exposition().decode()
+    return [line for line in text.splitlines() if "_created{" not in line]
+
+
+def runs_and_records(entries: list[tuple[str, float, str | None]]) -> tuple[Answers, AnswerLines]:
+    answers = Answers(time.time(), "GET", "/v1/targets/{name}/token", 200, "chat", "xsolla",
+                      entries)  # fmt: skip
+    return answers, AnswerLines(answers, 4242)
+
+
+@pytest.mark.parametrize("entries", [ENTRIES[:3], ENTRIES], ids=["plain", "needs-escaping"])
+def test_a_runs_lines_are_the_lines_of_its_records(
+    binary_stream: io.BytesIO, entries: list[tuple[str, float, str | None]]
+) -> None:
+    _, lines = runs_and_records(entries)
+    assert (lines.text() is None) == (entries is ENTRIES)  # escaping goes the events' way
+    write_lines([lines])
+    run = binary_stream.getvalue()
+    binary_stream.seek(0)
+    binary_stream.truncate()
+    write_lines(lines.events())  # each record's own line, through the same writer
+    one_by_one = parsed(binary_stream)
+    in_a_run = [json.loads(line) for line in run.splitlines()]
+    assert in_a_run == one_by_one
+    assert [(ln["request_id"], ln["subject"]) for ln in in_a_run] == [
+        (request_id, subject) for request_id, _, subject in entries
+    ]
+    assert [ln["duration_ms"] for ln in in_a_run] == [round(s * 1000, 3) for _, s, _ in entries]
+    assert {ln["login"] for ln in in_a_run} == {"xsolla"}
+    assert list(in_a_run[0]) == list(one_by_one[0])  # the same keys, in the same order
+
+
+def test_a_run_with_a_jwt_shaped_subject_is_redacted(binary_stream: io.BytesIO) -> None:
+    jwt_like = login_token()
+    _, lines = runs_and_records([ENTRIES[0], ("4bcfc74005314e690000000000000009", 0.1, jwt_like)])
+    assert lines.text() is not None  # nothing to escape, but the writer must still redact
+    write_lines([lines])
+    assert jwt_like.encode() not in binary_stream.getvalue()
+    subjects = [line["subject"] for line in parsed(binary_stream)]
+    assert subjects == [ENTRIES[0][2], "[redacted-jwt]"]
+
+
+def test_a_run_counts_as_its_records_in_lines_metrics_and_the_batch_size(
+    binary_stream: io.BytesIO,
+) -> None:
+    one_by_one, in_runs = Metrics(), Metrics()
+    single = AccessRecords(one_by_one, log_requests=True, interval=60)
+    batched = AccessRecords(in_runs, log_requests=True, interval=60)
+    answers, _ = runs_and_records(ENTRIES[:3])
+    for record in answers.records():
+        single.add(record)
+    batched.add_answers(answers)
+    batched.add_answers(answers._replace(login=None, target=None, method="BREW", status=503))
+    for record in answers._replace(login=None, target=None, method="BREW", status=503).records():
+        single.add(record)
+    assert binary_stream.getvalue() == b""  # 6 of BATCH_LIMIT: both wait
+    single.flush()
+    written = parsed(binary_stream)
+    batched.flush()
+    assert parsed(binary_stream) == written * 2
+    assert [line["method"] for line in written] == ["GET"] * 3 + ["OTHER"] * 3
+    assert counted(one_by_one) == counted(in_runs)
+    assert b'bridge_tokens_minted_total{target="chat"} 3.0' in in_runs.exposition()
+    # a run counts each of its requests towards the batch limit
+    batched.add_answers(answers._replace(entries=[ENTRIES[0]] * (BATCH_LIMIT - 1)))
+    assert parsed(binary_stream) == written * 2
+    batched.add_answers(answers._replace(entries=[ENTRIES[1]]))
+    assert len(binary_stream.getvalue().splitlines()) == 12 + BATCH_LIMIT
