@@ -113,6 +113,35 @@ def test_check_config_notes_a_clamped_ttl(tmp_path: Path) -> None:
     assert "ttl 420s (clamped" in result.stdout
 
 
+def test_the_example_shows_every_target_type_and_its_commented_ones_load(
+    tmp_path: Path,
+) -> None:
+    from bridge.targets.registry import TARGET_TYPES
+
+    lines = EXAMPLE.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "uncomment the ones the site runs" in line)
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  # "):
+            break
+        block.append("  " + line[4:])
+    assert block, "no commented targets follow the marker"
+    text = "\n".join([*lines[: start + 1], *block, *lines[start + 1 + len(block) :]])
+    path = tmp_path / "every-target.yaml"
+    path.write_text(text.replace("dev/zipchat", str(ROOT / "dev/zipchat")))
+    environ = {
+        "INTERCOM_MESSENGER_SECRET": "intercom-messenger-secret-0123456789abcdef",
+        "CRISP_VERIFY_SECRET": "crisp-verify-secret-0123456789",
+        "HUBSPOT_ACCESS_TOKEN": "pat-na1-00000000-0000-0000-0000-000000000000",
+    }
+    settings = load_settings(path, environ=environ)
+    assert sorted({target.type for target in settings.targets.values()}) == sorted(TARGET_TYPES)
+    # and as shipped, only the trial's targets are on
+    assert set(load_settings(EXAMPLE).targets) == {
+        "zendesk-chat", "zendesk-messaging", "freshdesk", "zipchat", "help-center"
+    }  # fmt: skip
+
+
 async def test_minted_login_token_is_accepted_by_the_gateway(
     make_client: ClientFactory,
 ) -> None:
