@@ -124,7 +124,9 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def login_systems(settings: Settings, session: aiohttp.ClientSession) -> LoginSystems:
+def login_systems(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics | None = None
+) -> LoginSystems:
     """One verifier per login system (with its key set), as one."""
     verifiers = []
     for name, upstream in settings.logins:
@@ -139,6 +141,7 @@ def login_systems(settings: Settings, session: aiohttp.ClientSession) -> LoginSy
                 timeout=upstream.keys_timeout,
                 discovery_issuer=upstream.issuer if upstream.discovery_url else None,
                 name=name,
+                metrics=metrics,
             )
         verifiers.append(Verifier(upstream, keyset=keyset, name=name))
     return LoginSystems(verifiers, [upstream.issuer for _, upstream in settings.logins])
@@ -174,7 +177,7 @@ def _resources(
                     signer.bind(BrokerResources(session, cache, metrics))
                     stack.push_async_callback(signer.close)
 
-            verifier = login_systems(settings, session)
+            verifier = login_systems(settings, session, metrics)
             warm_up = asyncio.create_task(verifier.warm_up())  # keys before the first request
             stack.push_async_callback(_cancel, warm_up)
 

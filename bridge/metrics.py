@@ -34,6 +34,8 @@ Series (all prefixed ``bridge_``)::
     zendesk_requests_total{api,status}                HTTP status, or timeout / connection_error
     zendesk_breaker_state{api}                        0 closed, 1 half-open, 2 open
     redis_up                                          1 reachable, 0 not (absent: no Redis)
+    login_keys_fetches_total{login,result}            result = ok | failed
+    worker_restarts_total                             counted by the supervisor (bridge serve)
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -77,6 +79,9 @@ DURATIONS_NAME = "bridge_http_request_duration_seconds"
 DURATIONS_HELP = "Time from request to answer."
 #: each worker's durations in the shared directory (prometheus-client reads only ``*.db``)
 DURATIONS_FILE = "durations-{pid}.json"
+#: the supervisor's count of the workers it restarted, in the same directory
+RESTARTS_FILE = "worker-restarts.json"
+RESTARTS_NAME = "bridge_worker_restarts"
 
 
 def multiprocess_dir() -> str | None:
@@ -184,6 +189,48 @@ class _SharedDurations:
         return self._durations.collect(self._directory)
 
 
+def record_worker_restart() -> None:
+    """Count one worker restarted after it died (the supervisor calls this): a small file in
+    the run's multiprocess directory, which every worker's scrape reads.
+
+    The supervisor imported prometheus-client before it made the directory, so its own
+    metrics would stay in its memory, out of the workers' scrapes; hence the file.
+    """
+    directory = multiprocess_dir()
+    if directory is None:
+        return
+    path = Path(directory, RESTARTS_FILE)
+    scratch = path.with_suffix(".tmp")
+    try:
+        scratch.write_bytes(orjson.dumps(worker_restarts(directory) + 1))
+        scratch.replace(path)
+    except OSError:  # the run's directory is gone (shutting down)
+        pass
+
+
+def worker_restarts(directory: str) -> int:
+    """How many workers this run's supervisor has restarted (0 before the first)."""
+    try:
+        count = orjson.loads(Path(directory, RESTARTS_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return 0
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+class _WorkerRestarts:
+    """``bridge_worker_restarts_total`` for the scrape (a registry collector)."""
+
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            RESTARTS_NAME,
+            "Workers the supervisor restarted after they died.",
+            value=worker_restarts(self._directory),
+        )
+
+
 class Metrics:
     """The gateway's metrics. Recording costs a dict look-up and a lock-protected add."""
 
@@ -226,6 +273,12 @@ class Metrics:
             "bridge_rate_limit_events",
             "Rate limits: requests refused (limited) or let through with Redis down (fail_open).",
             ["limit", "outcome"],
+            registry=r,
+        )
+        self.key_fetches = Counter(
+            "bridge_login_keys_fetches",
+            "Fetches of a login system's published keys (keys_url), by login system and result.",
+            ["login", "result"],
             registry=r,
         )
         #: made at the first report, so that a gateway without Redis has no such series
@@ -278,6 +331,9 @@ class Metrics:
     def breaker_changed(self, api: str, state: BreakerState) -> None:
         self.breaker.labels(api).set(BREAKER_STATES[state])
 
+    def login_keys_fetched(self, login: str, *, ok: bool) -> None:
+        self.key_fetches.labels(login, "ok" if ok else "failed").inc()
+
     def redis_available(self, up: bool) -> None:
         if self.redis_up is None:
             self.redis_up = Gauge(
@@ -302,6 +358,7 @@ class Metrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         registry.register(_SharedDurations(self.durations, directory))
+        registry.register(_WorkerRestarts(directory))
         return generate_latest(registry)
 
 

@@ -54,7 +54,7 @@ from aiohttp.web_runner import GracefulExit
 
 from bridge.errors import ConfigError, ListenError
 from bridge.listen import bind_sockets
-from bridge.metrics import MULTIPROC_ENV
+from bridge.metrics import MULTIPROC_ENV, record_worker_restart
 from bridge.settings.hints import development_secret_problems
 from bridge.settings.loading import load_settings
 from bridge.settings.root import Settings
@@ -385,6 +385,7 @@ class _Supervisor:
             self.stop(signal.SIGTERM, None)
             return
         log.warning("restarting %s", worker.process.name)
+        record_worker_restart()
         self._current[self._current.index(worker)] = self._spawn(worker.slot)
 
     def _begin_reload(self) -> None:

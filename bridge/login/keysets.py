@@ -43,6 +43,7 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bridge.errors import KeysUnavailable
+from bridge.metrics import Metrics
 
 __all__ = ["FAMILY_ALGORITHMS", "KeySet", "PublicKey", "discovered_jwks_uri"]
 
@@ -123,15 +124,17 @@ class KeySet:
         clock: Callable[[], float] = time.monotonic,
         discovery_issuer: str | None = None,
         name: str = "default",
+        metrics: Metrics | None = None,
     ) -> None:
         """Keys at ``url``; or, with ``discovery_issuer``, ``url`` is a discovery document whose
         ``issuer`` must be ``discovery_issuer`` and whose ``jwks_uri`` serves the keys; ``name``
-        is the login system's, for the log lines."""
+        is the login system's, for the log lines and ``bridge_login_keys_fetches_total``."""
         if family not in FAMILY_ALGORITHMS:
             raise ValueError('family must be "RSA" or "EC"')
         self.family = family
         self.url = url
         self.name = name
+        self._metrics = metrics
         self._issuer = discovery_issuer
         self._jwks_uri: str | None = None if discovery_issuer is not None else url
         self._document_at: float | None = None  # last good discovery document
@@ -200,6 +203,8 @@ class KeySet:
             try:
                 by_kid, keys = self._parse(await self._fetch(await self._keys_url(started)))
             except _FetchFailed as exc:
+                if self._metrics is not None:
+                    self._metrics.login_keys_fetched(self.name, ok=False)
                 logger.warning(
                     "fetching the login system's %s keys failed (%s); %s [login %s]",
                     self.family,
@@ -212,6 +217,8 @@ class KeySet:
                 self._fetches += 1
             self._by_kid, self._keys, self._loaded_at = by_kid, keys, started
             self.generation += 1
+            if self._metrics is not None:
+                self._metrics.login_keys_fetched(self.name, ok=True)
             logger.info(
                 "loaded %d %s keys of the login system [login %s]",
                 len(keys),
