@@ -28,7 +28,7 @@ DEV := $(VENV)/.installed-dev
 PIPCOMPILE ?= pip-compile
 LOCK_FLAGS ?=
 
-.PHONY: run test lint typecheck pytest redis-server chromium kubectl screenshots clean audit chaos lock
+.PHONY: run test lint typecheck pytest redis-server chromium kubectl promtool screenshots clean audit chaos lock
 
 $(READY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,13 @@ kubectl:
 	  echo "kubectl missing: installing Debian's kubernetes-client (needs root)"; \
 	  apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null; }
 
+# tests/monitoring runs the alert rules through promtool, which Debian's prometheus package
+# ships (its server is not started: nothing here needs it).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "promtool missing: installing Debian's prometheus package (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 # Remake the README's screenshots of the demo and staff pages.
 screenshots: $(DEV) chromium
 	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
@@ -93,7 +100,7 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV) redis-server chromium kubectl
+pytest: $(DEV) redis-server chromium kubectl promtool
 	$(BIN)/pytest
 
 test: lint typecheck pytest

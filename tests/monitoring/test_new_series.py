@@ -64,3 +64,17 @@ async def test_the_supervisor_counts_the_workers_it_restarts(tmp_path: Path) -> 
         assert gateway.stopped_cleanly()
     finally:
         gateway.kill()
+
+
+async def test_tokens_refused_for_want_of_keys_are_counted_as_the_alert_expects(
+    make_client: ClientFactory, idp: FakeIdentityProvider
+) -> None:
+    """BridgeLoginKeysUnobtainable selects reason="keys_never_fetched"."""
+    idp.jwks_status = 500
+    client = await make_client(parse_settings(two_systems(idp), environ={}))
+    status, body, _ = await mint(client, IDP_COOKIE, idp.token())
+    assert (status, body["code"]) == (503, "upstream_keys_unavailable")
+    samples = await scrape(client)
+    failures = "bridge_token_verification_failures_total"
+    assert value(samples, failures, reason="keys_never_fetched") == 1
+    assert value(samples, FETCHES, login="idp", result="failed") >= 1

