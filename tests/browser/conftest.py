@@ -12,6 +12,10 @@ Chromium is found as ``$BRIDGE_CHROMIUM``, ``chromium`` or ``chromium-browser``;
 never downloads a browser. Without one the tests are skipped, except under CI (``CI`` set),
 where they fail: CI must run them.
 
+The shop loads bridge.js as the ``<script>`` the gateway serves, or, where a test module asks
+for both builds (``pytestmark`` with :data:`BOTH_BUILDS`), also as the npm package's ES module,
+bundled the way a site would: served from the shop's own origin and imported there.
+
 Screenshots go to a temporary directory, or to ``$BRIDGE_SCREENSHOTS`` when it is set (the
 README's screenshots are made with ``BRIDGE_SCREENSHOTS=docs/screenshots``).
 """
@@ -32,6 +36,7 @@ from pytest_aiohttp import AiohttpServer
 
 from bridge.app import create_app
 from tests.conftest import login_token, settings
+from tests.support.jspkg import packed
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
 
@@ -82,19 +87,49 @@ def screenshots(tmp_path: Path) -> Path:
     return directory
 
 
-def _site_app(stage: Stage) -> web.Application:
-    """A site that embeds the gateway: shop.html (with the gateway's URL) and standins.js."""
+#: how the shop loads bridge.js: the gateway's ``<script>``, or the npm package's ES module
+BUILDS = {
+    "script": '<script src="{gateway}/static/bridge.js"></script>',
+    "module": (
+        '<script type="module">\n'
+        '    import * as Bridge from "/assets/bridge.mjs";  // what a bundler makes of the import\n'
+        "    window.Bridge = Bridge;  // the tests call Bridge.connect(...) either way\n"
+        "  </script>"
+    ),
+}
+#: ``pytestmark`` of a test module that runs each of its tests with both builds
+BOTH_BUILDS = pytest.mark.parametrize("bridge_build", sorted(BUILDS), indirect=True)
+
+
+@pytest.fixture
+def bridge_build(request: pytest.FixtureRequest) -> str:
+    """Which build of bridge.js the shop loads (the ``<script>`` unless parametrized)."""
+    build: str = getattr(request, "param", "script")
+    return build
+
+
+def _site_app(stage: Stage, build: str) -> web.Application:
+    """A site that embeds the gateway: shop.html (with the gateway's URL and bridge.js in the
+    chosen build), standins.js, and the package's ES module as one of the site's assets."""
 
     async def shop(request: web.Request) -> web.Response:
-        text = (SITE_DIR / "shop.html").read_text().replace("{gateway}", stage.gateway)
+        text = (SITE_DIR / "shop.html").read_text().replace("{bridge}", BUILDS[build])
+        text = text.replace("{gateway}", stage.gateway)
         return web.Response(text=text, content_type="text/html")
 
     async def standins(request: web.Request) -> web.FileResponse:
         return web.FileResponse(SITE_DIR / "standins.js")
 
+    async def module(request: web.Request) -> web.FileResponse:
+        _, package = packed()
+        return web.FileResponse(
+            package / "dist" / "bridge.mjs", headers={"Content-Type": "text/javascript"}
+        )
+
     app = web.Application()
     app.router.add_get("/", shop)
     app.router.add_get("/standins.js", standins)
+    app.router.add_get("/assets/bridge.mjs", module)
     return app
 
 
@@ -157,13 +192,13 @@ MakeStage = Callable[..., Awaitable[Stage]]
 
 
 @pytest.fixture
-def make_stage(aiohttp_server: AiohttpServer, browser: Browser) -> MakeStage:
+def make_stage(aiohttp_server: AiohttpServer, browser: Browser, bridge_build: str) -> MakeStage:
     """``await make_stage(**config_overrides)``: the two sites and the gateway, running."""
 
     async def factory(**overrides: Any) -> Stage:
         stage = Stage(browser=browser)
-        shop = await aiohttp_server(_site_app(stage))
-        stranger = await aiohttp_server(_site_app(stage))
+        shop = await aiohttp_server(_site_app(stage, bridge_build))
+        stranger = await aiohttp_server(_site_app(stage, bridge_build))
         stage.shop = f"http://localhost:{shop.port}"
         stage.stranger = f"http://localhost:{stranger.port}"
         overrides.setdefault("cors", {"origins": [stage.shop]})

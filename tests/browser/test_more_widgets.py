@@ -10,9 +10,12 @@ from typing import Any
 
 import jwt
 
-from tests.browser.conftest import MakeStage, Stage
+from tests.browser.conftest import BOTH_BUILDS, MakeStage, Stage
 from tests.conftest import EMAIL, SUB, config
 from tests.support.fake_hubspot import ACCESS_TOKEN, FakeHubSpot
+
+#: each test runs with the <script> the gateway serves and with the npm package's ES module
+pytestmark = BOTH_BUILDS
 
 INTERCOM_SECRET = "browser-test-intercom-messenger-secret-01"
 HMAC_SECRETS = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from tests.browser.conftest import MakeStage, Stage
+from tests.browser.conftest import BOTH_BUILDS, MakeStage, Stage
 from tests.conftest import (
     CHAT_SECRET,
     EMAIL,
@@ -22,6 +22,9 @@ from tests.conftest import (
     zipchat_private_key,
 )
 from tests.support.jwtcheck import verify_hs256, verify_rs256
+
+#: each test runs with the <script> the gateway serves and with the npm package's ES module
+pytestmark = BOTH_BUILDS
 
 
 async def run(page: Page, script: str, stage: Stage) -> Any:
