@@ -28,7 +28,8 @@ DEV := $(VENV)/.installed-dev
 PIPCOMPILE ?= pip-compile
 LOCK_FLAGS ?=
 
-.PHONY: run test lint typecheck pytest redis-server chromium kubectl promtool screenshots clean audit chaos lock
+.PHONY: run test lint typecheck pytest redis-server chromium kubectl promtool node js-deps screenshots clean \
+	audit chaos lock
 
 $(READY):
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +90,19 @@ promtool:
 	  echo "promtool missing: installing Debian's prometheus package (needs root)"; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+# tests/js packs js/ with npm and type-checks its users' code with TypeScript, pinned by
+# js/package-lock.json (versions and hashes; npm ci fetches them from the configured registry).
+node:
+	@{ command -v node && command -v npm; } >/dev/null 2>&1 || { \
+	  echo "node or npm missing: installing Debian's nodejs and npm (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+
+JS_DEPS := js/node_modules/.package-lock.json
+$(JS_DEPS): js/package.json js/package-lock.json | node
+	cd js && npm ci --no-audit --no-fund
+
+js-deps: $(JS_DEPS)
+
 # Remake the README's screenshots of the demo and staff pages.
 screenshots: $(DEV) chromium
 	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
@@ -100,7 +114,7 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV) redis-server chromium kubectl promtool
+pytest: $(DEV) redis-server chromium kubectl promtool $(JS_DEPS)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -115,4 +129,4 @@ chaos: $(DEV) redis-server
 	$(BIN)/python -m scripts.chaos all --ci
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache js/node_modules js/dist

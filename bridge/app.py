@@ -73,6 +73,8 @@ class Route:
     handler: Handler
     #: cross-origin pages may call it with credentials (CORS for the listed origins)
     cors: bool = False
+    #: the listed origins may read the answer (CORS headers, no preflight: a simple GET)
+    readable: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
         Route("GET", "/healthz", h.probes.healthz),
         Route("GET", "/readyz", h.probes.readyz),
         Route("GET", "/.well-known/jwks.json", h.probes.jwks),
-        Route("GET", "/static/{name}", static_file),
+        # readable: a listed origin's page may load bridge.js with Subresource Integrity
+        Route("GET", "/static/{name}", static_file, readable=True),
     ]
     if h.metrics is not None and settings.metrics.port is None:
         # first counts the requests this process has answered but not yet recorded
@@ -311,6 +314,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         added = app.router.add_route(route.method, route.path, route.handler)
         if route.cors:
             cors_routes.append(added)
+        elif route.readable:
+            cors.enable(added)
 
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
     app.cleanup_ctx.append(_resources(settings, handlers, signers))

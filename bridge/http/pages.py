@@ -117,6 +117,7 @@ async def static_file(request: web.Request) -> web.StreamResponse:
             hdrs.CACHE_CONTROL: STATIC_CACHE_CONTROL,
             # sites load bridge.js from the gateway's origin, also under COEP
             "Cross-Origin-Resource-Policy": "cross-origin",
+            hdrs.VARY: "Origin",  # listed origins get CORS headers (for Subresource Integrity)
         },
     )
 

@@ -1,0 +1,3 @@
+import { connect } from "@bridge-gateway/client";
+
+export const bridge = connect({ timeoutMs: 5000 }); // error TS2345
