@@ -27,6 +27,13 @@ Scenarios:
 * ``users-10k-rs256``: the same against the RS256 login system;
 * ``lookup-hit``: ``GET /v1/visitors/{id}`` with a staff key, answered from the cache.
 
+For ``hot`` and ``users-10k`` a fourth server runs in the same rounds when Go is installed: the
+token server a site would otherwise write by hand (``peers/go/main.go``: the ``token`` cookie,
+HS256, the Zendesk Chat token, CORS for one origin), built from Debian's ``golang-go`` and
+``golang-github-golang-jwt-jwt-dev`` and run with ``GOMAXPROCS=1`` on the same CPU; the gateway's
+throughput is then also printed as a multiple of that server's. Without Go the benchmark says
+why it left that server out.
+
 Then the gateway's resident memory while it serves ``--memory-requests`` requests from 100,000
 distinct users, and the throughput of ``bridge serve --workers 1`` and ``--workers 2`` with
 nothing pinned, with the load generator's own share of the machine. It exits 1 when a target
@@ -60,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 LOGIN_SECRET = "bench-login-secret-0123456789abcdef0123456789"
 STAFF_KEY = "bench-staff-key-0123456789abcdef"
+CHAT_SECRET = "bench-zendesk-chat-secret-0123456789abcdef"
 ORIGIN = "https://shop.example.com"
 VISITOR = "9855790.xjj3ukxyIhn6j3"
 ISSUER = "https://login.xsolla.com"
@@ -73,7 +81,7 @@ upstream:
 targets:
   zendesk-chat:
     type: zendesk_chat
-    secret: {{value: "bench-zendesk-chat-secret-0123456789abcdef"}}
+    secret: {{value: "{CHAT_SECRET}"}}
 default_target: zendesk-chat
 cors:
   origins: ["{ORIGIN}"]
@@ -95,6 +103,9 @@ RS_UPSTREAM = """upstream:
 
 #: (scenario, server) -> the least throughput as a share of the limit
 TARGETS = {"hot": 0.70, "users-10k": 0.56}
+#: the scenarios the Go token server runs, and the least gateway/Go throughput for each
+GO_TARGETS = {"hot": 1.0, "users-10k": 0.0}
+GO_PACKAGE = Path("/usr/share/gocode/src/github.com/golang-jwt/jwt")
 #: the gateway's p99 at most this many times the limit's, for the scenarios with targets
 P99_LIMIT = 1.5
 #: resident memory may grow at most this much over the second half of the memory run
@@ -136,15 +147,17 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) 
     raise SystemExit(f"{url} did not become ready")
 
 
-def start(cmd: list[str], cpu: int | None, log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+def start(
+    cmd: list[str], cpu: int | None, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     with log.open("wb") as out:
         return subprocess.Popen(
             [*pin, *cmd],
-            cwd=cwd,
+            cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         )
 
 
@@ -237,17 +250,46 @@ class Server:
             self.process.wait(timeout=30)
 
 
+def build_go_peer(work: Path) -> tuple[Path | None, str]:
+    """Build ``peers/go`` into ``work``: the binary, or None and why not."""
+    go = shutil.which("go")
+    if go is None:
+        return None, "no Go toolchain (Debian package golang-go)"
+    if not GO_PACKAGE.is_dir():
+        return None, "no golang-jwt source (Debian package golang-github-golang-jwt-jwt-dev)"
+    binary = work / "go-tokens"
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GO_PACKAGE.parents[3])}
+    env.setdefault("GOCACHE", str(work / "go-cache"))
+    built = subprocess.run(
+        [go, "build", "-o", str(binary), "."],
+        cwd=HERE / "peers" / "go",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if built.returncode != 0:
+        return None, "go build failed: " + built.stderr.strip().splitlines()[-1]
+    return binary, ""
+
+
 class Bench:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def serve(self, name: str, cmd: list[str], cpu: int | None, ready: str) -> Server:
+    def serve(
+        self,
+        name: str,
+        cmd: list[str],
+        cpu: int | None,
+        ready: str,
+        env: dict[str, str] | None = None,
+    ) -> Server:
         """Start a server (``{port}`` in ``cmd``), once ``ready`` answers."""
         port = free_port()
-        process = start(
-            [part.replace("{port}", str(port)) for part in cmd], cpu, self.work / f"{name}.log"
-        )
+        command = [part.replace("{port}", str(port)) for part in cmd]
+        process = start(command, cpu, self.work / f"{name}.log", env)
         self.processes.append(process)
         server = Server(f"http://127.0.0.1:{port}", process)
         wait_ready(server.url + ready, process)
@@ -338,6 +380,18 @@ def main() -> int:
             "floor", [sys.executable, str(HERE / "bare_app.py"), "{port}", str(size)], 0, "/"
         )
 
+        go_binary, go_skipped = build_go_peer(work)
+        go_peer = None
+        if go_binary is not None:
+            go_env = {
+                "GOMAXPROCS": "1",
+                "BENCH_LOGIN_SECRET": LOGIN_SECRET,
+                "BENCH_CHAT_SECRET": CHAT_SECRET,
+                "BENCH_ORIGIN": ORIGIN,
+            }
+            go_command = [str(go_binary), "127.0.0.1:{port}"]
+            go_peer = bench.serve("go", go_command, 0, "/healthz", go_env)
+
         token_path = {"BENCH_PATH": "/generate/token", "BENCH_ORIGIN": ORIGIN}
         scenarios = {
             "hot": (gateway.url, {**token_path, "BENCH_TOKENS": str(hot)}),
@@ -355,20 +409,29 @@ def main() -> int:
             name: wrk(scenarios[name][0], 2, args.connections, scenarios[name][1])
             for name in ("users-10k", "users-10k-rs256")
         }
+
+        def urls_for(name: str, url: str) -> dict[str, str]:
+            urls = {"limit": limit.url, "floor": floor.url, "gateway": url}
+            if go_peer is not None and name in GO_TARGETS:
+                urls["go"] = go_peer.url
+            return urls
+
         for name, (url, env) in scenarios.items():
-            for target in (url, limit.url, floor.url):
+            for target in urls_for(name, url).values():
                 seen, needed = 0, 20_000 if name.startswith("users") else 1
                 while seen < needed:
                     seen += wrk(target, 2, args.connections, env).requests
 
         servers = ("limit", "floor", "gateway")
         results: dict[str, dict[str, list[Result]]] = {
-            name: {s: [] for s in servers} for name in scenarios
+            name: {s: [] for s in (*servers, "go")} for name in scenarios
         }
         for round_no in range(args.rounds):
             for name, (url, env) in scenarios.items():
-                urls = {"limit": limit.url, "floor": floor.url, "gateway": url}
-                order = servers[round_no % 3 :] + servers[: round_no % 3]
+                urls = urls_for(name, url)
+                who_runs = tuple(urls)
+                turn = round_no % len(who_runs)
+                order = who_runs[turn:] + who_runs[:turn]
                 for who in order:
                     results[name][who].append(wrk(urls[who], args.seconds, args.connections, env))
 
@@ -423,6 +486,28 @@ def main() -> int:
                 failed.append(f"{name}: {errors} errors")
 
         print()
+        if go_peer is None:
+            print(f"Go token server: left out ({go_skipped})")
+        else:
+            print(
+                "the gateway against a Go token server (GOMAXPROCS=1, on the gateway's CPU), "
+                "same rounds:"
+            )
+            for name, least in GO_TARGETS.items():
+                gw, go = results[name]["gateway"], results[name]["go"]
+                per_round = [g.rps / o.rps for g, o in zip(gw, go, strict=True)]
+                go_ratio = med(per_round)
+                if sum(r.errors for r in go):
+                    failed.append(f"{name}: {sum(r.errors for r in go)} errors from Go")
+                print(
+                    f"  {name}: Go {med(r.rps for r in go):.0f} requests/s, p99 "
+                    f"{med(r.p99_ms for r in go):.2f} ms; gateway/Go {go_ratio:.2f} "
+                    f"(range {min(per_round):.2f}-{max(per_round):.2f})"
+                )
+                summary[name]["go_ratio"] = go_ratio
+                if go_ratio < least:
+                    failed.append(f"{name}: gateway/Go {go_ratio:.2f} < {least}")
+        print()
         for name, cold in colds.items():
             print(
                 f"cold start, {name}, each user verified for the first time: {cold.rps:.0f} "
@@ -448,8 +533,9 @@ def main() -> int:
 
         scaling: dict[str, float] = {}
         if not args.skip_workers:
-            for server in (gateway, gateway_rs, limit, floor):
-                server.stop()
+            for server in (gateway, gateway_rs, limit, floor, go_peer):
+                if server is not None:
+                    server.stop()
             print(
                 "\nworkers, nothing pinned, users-10k; wrk (2 threads) shares the 2 CPUs "
                 "with the gateway:"
