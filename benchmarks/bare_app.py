@@ -10,7 +10,7 @@ import sys
 
 from aiohttp import web
 
-from bridge.serve import new_event_loop
+from bridge.processes import new_event_loop
 
 
 def main() -> None:

@@ -55,6 +55,13 @@ from aiohttp.web_runner import GracefulExit
 from bridge.errors import ConfigError, ListenError
 from bridge.listen import bind_sockets
 from bridge.metrics import MULTIPROC_ENV, record_worker_restart
+from bridge.processes import (
+    SUPERVISOR_TITLE,
+    die_with_parent,
+    new_event_loop,
+    set_title,
+    worker_title,
+)
 from bridge.settings.hints import development_secret_problems
 from bridge.settings.loading import load_settings
 from bridge.settings.root import Settings
@@ -87,20 +94,6 @@ def with_server(settings: Settings, host: str | None, port: int | None) -> Setti
 
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
-
-
-def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
-    """uvloop's loop for ``auto`` (when installed) and ``uvloop``; asyncio's otherwise."""
-    if choice != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                message = "server.event_loop is uvloop, but uvloop is not installed"
-                raise SystemExit(message) from None
-        else:
-            return uvloop.new_event_loop(), "uvloop"
-    return asyncio.new_event_loop(), "asyncio"
 
 
 #: young-generation threshold while serving (CPython's default is 700): a request allocates a
@@ -182,8 +175,16 @@ def retire_on_sigusr2(app: web.Application, seconds: float) -> None:
 
 
 def run_worker(
-    path: Path, host: str | None, port: int | None, sock: socket.socket, ready: Connection
+    path: Path,
+    host: str | None,
+    port: int | None,
+    sock: socket.socket,
+    ready: Connection,
+    slot: int,
+    supervisor: int,
 ) -> None:
+    die_with_parent(supervisor)  # first: a supervisor that dies from here on takes it along
+    set_title(worker_title(slot))
     # a stop (or a retirement) that arrives while the worker is still starting is a clean stop;
     # once serving, the runner's own handlers take over and finish in-flight requests
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -297,7 +298,8 @@ class _Supervisor:
 
     def _spawn(self, slot: int) -> _Worker:
         reader, writer = self._context.Pipe(duplex=False)
-        args = (self._path, self._host, self._port, self._sockets[slot], writer)
+        sock = self._sockets[slot]
+        args = (self._path, self._host, self._port, sock, writer, slot, os.getpid())
         process = self._context.Process(target=run_worker, args=args, name=f"worker-{slot}")
         process.start()
         writer.close()
@@ -405,11 +407,21 @@ class _Supervisor:
             log.error("SIGHUP: %s refused: %s", self._path, "; ".join(problems))
             return
         listening = self._sockets[0].getsockname()[:2]
-        if (settings.server.host, settings.server.port) != self._address:
-            log.warning(
-                "SIGHUP: server.host and server.port take effect at a restart; still on %s:%s",
-                *listening,
+        changed = [
+            f"server.{key} ({was} -> {now})"
+            for key, was, now in zip(
+                ("host", "port"),
+                self._address,
+                (settings.server.host, settings.server.port),
+                strict=True,
             )
+            if was != now
+        ]
+        if changed:
+            log.warning(
+                "SIGHUP: %s takes effect at a restart; still listening on %s:%s",
+                " and ".join(changed), *listening,
+            )  # fmt: skip
         log.info(
             "SIGHUP: reloading %s: starting %d new workers (still listening on %s:%s)",
             self._path, len(self._sockets), *listening,
@@ -463,6 +475,7 @@ def serve(
 
     settings = with_server(load_settings(path), host, port)
     configure_logging(settings.log.format, settings.log.level)
+    set_title(SUPERVISOR_TITLE)
     server = settings.server
     try:
         sockets = bind_sockets(
