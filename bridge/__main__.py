@@ -17,13 +17,17 @@ from bridge.settings.root import Settings
 from bridge.settings.server import demo_problems
 
 EXIT_OK, EXIT_INVALID = 0, 2
+#: what ``bridge --help`` says first (plain text: the docstring's markup would show as is)
+DESCRIPTION = (
+    "An identity-bridge gateway for support widgets. 'python -m bridge' is the same program."
+)
 
 
 def _config_path(given: str | None) -> Path:
     return Path(given or os.environ.get("BRIDGE_CONFIG") or "config.yaml")
 
 
-def _load(path: Path) -> Settings:
+def _load(path: Path, *, production: bool = False) -> Settings:
     if not path.exists():
         print(
             f"{path}: no such file. Point at a config file with --config PATH or the "
@@ -32,7 +36,7 @@ def _load(path: Path) -> Settings:
         )
         raise SystemExit(EXIT_INVALID)
     try:
-        return load_settings(path)
+        return load_settings(path, production=production)
     except ConfigError as exc:
         print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
@@ -58,13 +62,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port)
 
 
+def config_warnings(settings: Settings) -> list[str]:
+    """What is valid but likely wrong in a deployment."""
+    warnings = []
+    if settings.server.public_url is None:
+        for login, entry in settings.logins:
+            if entry.login_url is not None:
+                where = "upstream" if settings.upstreams is None else f"upstreams ({login})"
+                warnings.append(
+                    f"{where}.login_url is set without server.public_url: the {{return}} URL "
+                    "is built from each request's Host and scheme, which behind a proxy or an "
+                    "HTTPS ingress are not what the browser used; set server.public_url"
+                )
+    return warnings
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
-    settings = _load(path)
+    settings = _load(path, production=args.production)
     from bridge.targets.registry import build_signers
 
     signers = build_signers(settings.targets, name_claims=settings.upstream.name_claims)
-    print(f"{path}: valid")
+    print(f"{path}: valid{' for production' if args.production else ''}")
     if settings.upstreams is None:
         upstream = settings.upstream
         print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
@@ -77,6 +96,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"  target {name}: {signer.summary()}{default}")
     mode = settings.redis.mode
     print(f"  cache: {'in-process' if mode == 'memory' else f'redis ({mode})'}")
+    for warning in config_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -105,7 +126,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bridge", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"bridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     config_help = "YAML config (default: $BRIDGE_CONFIG, else ./config.yaml)"
@@ -124,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate the config; exit 0 if valid, 2 if not")
     check.add_argument("--config", help=config_help)
+    check.add_argument(
+        "--production",
+        action="store_true",
+        help="check as if the listener were public: any development secret or placeholder "
+        "is a problem (for a deploy pipeline)",
+    )
     check.set_defaults(func=cmd_check_config)
 
     mint = sub.add_parser("mint-login-token", help="print a development login token")

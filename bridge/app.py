@@ -47,6 +47,7 @@ from bridge.login.verifier import Verifier
 from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.ratelimit import build_rate_limits
 from bridge.redis import SharedRedis
+from bridge.settings.hints import development_secrets
 from bridge.settings.root import Settings
 from bridge.settings.server import demo_problems
 from bridge.staff import StaffAuth
@@ -100,6 +101,7 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
         Route("GET", "/v1/sso/{name}/logout", h.sso.logout),
         Route("GET", "/v1/visitors/{visitor_id}", h.staff.get_visitor),
         Route("GET", "/v1/login-users/{login_user_id}/zendesk", h.staff.get_login_user),
+        Route("GET", "/", h.probes.index),
         Route("GET", "/healthz", h.probes.healthz),
         Route("GET", "/readyz", h.probes.readyz),
         Route("GET", "/.well-known/jwks.json", h.probes.jwks),
@@ -262,6 +264,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     records = AccessRecords(
         metrics, log_requests=settings.log.access, interval=settings.log.access_flush_seconds
     )
+    # the example's public development secrets serve this machine's own requests only
+    local_only = bool(development_secrets(settings))
     draining = asyncio.Event()  # set on SIGTERM by bridge.serve
     retiring = asyncio.Event()  # set with it when a reload replaces this worker
     cors = ActualCors(settings.cors.origins)
@@ -280,8 +284,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors=cors,
             records=records,
             draining=draining,
+            enabled=not local_only,
         ),
-        sso=SsoHandlers(signers, login_url=settings.upstream.login_url),
+        sso=SsoHandlers(
+            signers, login_url=settings.upstream.login_url, public_url=settings.server.public_url
+        ),
         staff=StaffHandlers(records, cookie=settings.upstream.cookie),
         probes=ProbeHandlers(signers, draining=draining, retiring=retiring),
         pages=PageHandlers(settings, signers),
@@ -293,7 +300,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app = web.Application(
         middlewares=[
             edge_middleware(
-                records, draining=draining, cors=cors, max_body_bytes=server.max_body_bytes
+                records,
+                draining=draining,
+                cors=cors,
+                max_body_bytes=server.max_body_bytes,
+                local_only=local_only,
             )
         ],
         client_max_size=server.max_body_bytes,

@@ -15,6 +15,8 @@ come back later.
     ├── TargetNotFound              404
     ├── SsoOnlyTarget               404        a zendesk_sso target has no token endpoint
     ├── BadReturnTo                 400        return_to is not an allowed http(s) URL
+    ├── BadHost                     400        the request's host (or a believed forwarded
+    │                                          host or scheme) is not a valid one
     ├── FetchMetadataRefused        403        the browser says this is not a token fetch
     ├── StaffUnauthorized           401        no or wrong staff credentials
     ├── LookupNotConfigured         503        this deployment has no such Zendesk API
@@ -23,6 +25,7 @@ come back later.
     │   └── VisitorNotFound         404        Zendesk says no such visitor
     ├── RateLimited                 429
     ├── DemoRefused                 403        the demo answers local direct requests only
+    ├── DevelopmentOnly             403        development secrets serve local direct requests only
     ├── InvalidDemoUser             400
     ├── UnsupportedMediaType        415
     └── VendorError                            a vendor API (Zendesk, HubSpot) misbehaved
@@ -141,6 +144,21 @@ class BadReturnTo(BridgeError):
     status = 400
     code = "bad_return_to"
     description = "return_to must be an http(s) URL on one of the help center's hosts"
+
+
+class BadHost(BridgeError):
+    status = 400
+    code = "bad_host"
+    description = "The request's host is not a valid host name"
+
+
+class DevelopmentOnly(BridgeError):
+    status = 403
+    code = "development_only"
+    description = (
+        "This gateway runs with public development secrets and answers local requests only, "
+        "not requests that came through a proxy"
+    )
 
 
 class FetchMetadataRefused(BridgeError):

@@ -259,6 +259,10 @@ class ClientAddresses:
             return str(address), trusted
         return str(ipaddress.IPv6Network((address, self._ipv6_prefix), strict=False)), trusted
 
+    def is_trusted(self, text: str) -> bool:
+        """Whether an address text (a peer, or a forwarded hop) is one of the trusted proxies."""
+        return bool(self._trusted) and self._hop(text.strip())[1]
+
     def resolve(
         self, peer: str | None, forwarded_for: Sequence[str] = (), forwarded: Sequence[str] = ()
     ) -> str:

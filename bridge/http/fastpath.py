@@ -85,7 +85,10 @@ class FastTokens:
         cors: ActualCors,
         records: AccessRecords,
         draining: asyncio.Event,
+        enabled: bool = True,
     ) -> None:
+        """``enabled=False``: every request goes to the application (a gateway with development
+        secrets, whose edge middleware screens each request)."""
         # raw path -> (signer, whether the answer is /generate/token's shape)
         self._paths: dict[str, tuple[Signer, bool]] = {}
         if not isinstance(signers[default], Broker):
@@ -95,6 +98,8 @@ class FastTokens:
                 continue
             # a name that needs percent-encoding never arrives as it is: the app answers it
             self._paths[f"/v1/targets/{name}/token"] = (signer, False)
+        if not enabled:
+            self._paths.clear()
         self._origins = cors.origins
         # the headers the edge middleware and ActualCors give a token answer, one multidict per
         # listed origin (and one for any other Origin, or none): aiohttp copies a multidict

@@ -28,7 +28,8 @@ from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for, route_of
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, DevelopmentOnly
+from bridge.forwarded import PROXY_HEADERS
 from bridge.http.cors import ActualCors
 from bridge.state import ERROR_REASON, LOGIN, REQUEST_ID, SUBJECT, TARGET
 
@@ -105,6 +106,7 @@ def edge_middleware(
     draining: asyncio.Event | None = None,
     cors: ActualCors | None = None,
     max_body_bytes: int | None = None,
+    local_only: bool = False,
 ) -> Middleware:
     """The outermost (and only) middleware. Per request:
 
@@ -117,7 +119,9 @@ def edge_middleware(
     * a listed origin's CORS headers on the CORS routes (:mod:`bridge.cors`);
     * ``Connection: close`` while draining, so clients leave their keep-alive connections (and
       after a refused HTTP version);
-    * a record of the request, for its metrics and its access line.
+    * a record of the request, for its metrics and its access line;
+    * ``local_only`` (a gateway running with the example's public development secrets): a
+      request that came through a proxy is 403 ``development_only``.
     """
     perf_counter = time.perf_counter
     wall_clock = time.time
@@ -134,6 +138,8 @@ def edge_middleware(
         try:
             try:
                 await _check_framing(request, max_body_bytes)
+                if local_only and any(name in request.headers for name in PROXY_HEADERS):
+                    raise DevelopmentOnly(reason="development_secrets_proxied")
                 response = await handler(request)
             except web.HTTPException as exc:
                 if exc.status < 400:  # a redirect: aiohttp sends it as it is

@@ -1,4 +1,4 @@
-"""Health, readiness and the published keys."""
+"""The root, health, readiness and the published keys."""
 
 from __future__ import annotations
 
@@ -13,8 +13,22 @@ from bridge.redis import SharedRedis
 from bridge.targets.base import Signer
 
 
+#: what ``GET /`` answers: what this is, and where to go next (nothing of the configuration)
+INDEX = {
+    "service": "bridge",
+    "description": "Identity bridge: signs support widgets' credentials from the login cookie",
+    "links": {
+        "script": "/static/bridge.js",
+        "token": "/v1/targets/{name}/token",
+        "health": "/healthz",
+        "readiness": "/readyz",
+        "keys": "/.well-known/jwks.json",
+    },
+}
+
+
 class ProbeHandlers:
-    """``/healthz``, ``/readyz`` and ``/.well-known/jwks.json``."""
+    """``/``, ``/healthz``, ``/readyz`` and ``/.well-known/jwks.json``."""
 
     def __init__(
         self,
@@ -35,6 +49,9 @@ class ProbeHandlers:
     def bind(self, redis: SharedRedis | None, verifier: LoginSystems) -> None:
         self._redis = redis
         self._verifier = verifier
+
+    async def index(self, request: web.Request) -> web.Response:
+        return web.json_response(INDEX)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -10,9 +10,10 @@ A sign-in reads top to bottom: the target -> ``return_to`` checked (400 ``bad_re
 scripts off the visitor presses its button.
 
 A visitor with no login cookie (or an invalid one) is sent to ``upstream.login_url`` with
-``{return}`` replaced by this request's URL, when it is set; otherwise the answer is the
-usual 401 (``00-00`` / ``00-01``). The token is only ever in the page's form: never in a URL,
-a ``Location`` header or a log line.
+``{return}`` replaced by this request's URL as the browser reached it (``server.public_url``,
+or the believed forwarding headers: :mod:`bridge.http.origin`), when it is set; otherwise the
+answer is the usual 401 (``00-00`` / ``00-01``). The token is only ever in the page's form:
+never in a URL, a ``Location`` header or a log line.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 from bridge.errors import BadReturnTo, FetchMetadataRefused, TargetNotFound, TokenError
+from bridge.http.origin import PublicUrls
 from bridge.http.tokens import identify
 from bridge.login.systems import LoginSystems
 from bridge.ratelimit import RateLimits
@@ -81,18 +83,23 @@ class SsoHandlers:
     """``login`` and ``logout`` for the ``zendesk_sso`` targets, bound at start-up
     (:meth:`bind`) to the verifier and the limits."""
 
-    def __init__(self, signers: Mapping[str, Signer], *, login_url: str | None) -> None:
+    def __init__(
+        self, signers: Mapping[str, Signer], *, login_url: str | None, public_url: str | None
+    ) -> None:
         self._signers = {
             name: signer for name, signer in signers.items() if isinstance(signer, ZendeskSsoSigner)
         }
         self._login_url = login_url
+        self._public_url = public_url
 
     # set by bind(), at start-up, before any request
     _verifier: LoginSystems
     _limits: RateLimits
+    _urls: PublicUrls
 
     def bind(self, verifier: LoginSystems, limits: RateLimits) -> None:
         self._verifier, self._limits = verifier, limits
+        self._urls = PublicUrls(self._public_url, limits.addresses)
 
     def _target(self, request: web.Request) -> ZendeskSsoSigner:
         signer = self._signers.get(request.match_info["name"])
@@ -110,7 +117,7 @@ class SsoHandlers:
         except TokenError:
             if self._login_url is None:
                 raise
-            return _redirect(fill_url(self._login_url, str(request.url)))
+            return _redirect(fill_url(self._login_url, self._urls.of(request)))
         minted = signer.sign(identity)
         text = (
             _template()

@@ -5,8 +5,9 @@
   not hidden behind it (:func:`mistyped_target_problems`);
 * placeholders left in a file (``REPLACE-ME...``, ``SUBDOMAIN``) are refused, in the file and
   in the secrets it names (:func:`placeholder_problems`);
-* the example file's development secrets are public, so they are refused unless the gateway
-  listens on loopback only (:func:`development_secret_problems`).
+* the example file's development secrets are public, so they are refused whenever requests
+  may come from beyond the machine: a listener that is not loopback-only, a trusted proxy, a
+  public URL, or ``check-config --production`` (:func:`development_secret_problems`).
 
 No message ever contains a secret or the offending value.
 """
@@ -230,13 +231,35 @@ def loopback_only(settings: Settings) -> bool:
     )
 
 
-def development_secret_problems(settings: Settings) -> list[str]:
-    """The example file's public development secrets, refused unless loopback only."""
-    if loopback_only(settings):
+def exposure(settings: Settings, *, production: bool = False) -> str | None:
+    """Why requests may come from beyond this machine (None when they cannot): a listener that
+    is not loopback-only, a trusted proxy, a public URL, or ``--production``."""
+    if production:
+        return "--production checks as for a public listener"
+    if not loopback_only(settings):
+        return "the gateway listens beyond loopback"
+    if settings.rate_limits.trusted_proxies:
+        return "rate_limits.trusted_proxies is set (requests come through a proxy)"
+    if settings.server.public_url is not None:
+        return "server.public_url is set (browsers reach the gateway from outside)"
+    return None
+
+
+def development_secrets(settings: Settings) -> list[str]:
+    """Where the example file's public development secrets are used (config key paths)."""
+    return [
+        where for where, source in _secrets(settings) if _is_development(source.secret.reveal())
+    ]
+
+
+def development_secret_problems(settings: Settings, *, production: bool = False) -> list[str]:
+    """The example file's public development secrets, one line each, refused whenever requests
+    may come from beyond this machine (:func:`exposure`)."""
+    why = exposure(settings, production=production)
+    if why is None:
         return []
     return [
-        f"{where}: a development secret of the example configuration (it is public); "
-        "it may only be used while the gateway listens on loopback only"
-        for where, source in _secrets(settings)
-        if _is_development(source.secret.reveal())
+        f"{where}: a public development secret of the example configuration, refused because "
+        f"{why}; give your own ({{env: NAME}} or {{file: PATH}})"
+        for where in development_secrets(settings)
     ]

@@ -102,12 +102,13 @@ def parse_settings(
     base_dir: Path | str = ".",
     environ: Mapping[str, str] | None = None,
     refuse_placeholders: bool = False,
+    production: bool = False,
 ) -> Settings:
     """Validate already-parsed YAML; raise :class:`ConfigError` listing every problem.
 
     ``refuse_placeholders`` (every config file :func:`load_settings` reads): placeholders left
     in the file or its secrets, and the example's development secrets on a non-loopback
-    address, are problems too.
+    address, are problems too. ``production``: checked as if the listener were public.
     """
     if not isinstance(data, dict):
         raise ConfigError(["(top level): the configuration must be a mapping"])
@@ -123,14 +124,22 @@ def parse_settings(
     except ValidationError as exc:
         raise ConfigError(problems + _schema_problems(exc, data, context)) from None
     if refuse_placeholders:
-        problems += development_secret_problems(settings)
+        problems += development_secret_problems(settings, production=production)
+    if production and settings.demo.enabled:
+        problems.append(
+            "demo.enabled: the demo page mints login cookies (development only); "
+            "--production refuses it"
+        )
     if problems:
         raise ConfigError(problems)
     return settings
 
 
-def load_settings(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the YAML file at ``path``."""
+def load_settings(
+    path: Path | str, *, environ: Mapping[str, str] | None = None, production: bool = False
+) -> Settings:
+    """Read and validate the YAML file at ``path`` (``production``: as if the listener were
+    public, so any development secret is a problem)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -142,4 +151,6 @@ def load_settings(path: Path | str, *, environ: Mapping[str, str] | None = None)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
-    return parse_settings(data, base_dir=path.parent, environ=environ, refuse_placeholders=True)
+    return parse_settings(
+        data, base_dir=path.parent, environ=environ, refuse_placeholders=True, production=production
+    )

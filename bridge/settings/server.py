@@ -13,6 +13,22 @@ from bridge.settings.base import Model
 from bridge.settings.login import UpstreamSettings
 
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+#: an http(s) origin, then an optional path prefix of plain segments; nothing else
+_PUBLIC_URL = re.compile(
+    r"^https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*$"
+)
+
+
+def checked_public_url(value: str) -> str:
+    """``value`` without a trailing slash, if it is an http(s) origin with an optional path
+    prefix (no user, query or fragment); else ValueError saying what is wrong."""
+    if not _PUBLIC_URL.match(value):
+        raise ValueError(
+            "not an http(s) origin with an optional path prefix, like https://bridge.example.com "
+            "or https://example.com/bridge (no user, query or fragment)"
+        )
+    return value.rstrip("/")
 
 
 class ServerSettings(Model):
@@ -34,6 +50,16 @@ class ServerSettings(Model):
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     #: on SIGTERM, seconds of serving with ``Connection: close`` and /readyz 503 before stopping
     drain_seconds: float = Field(default=2.0, ge=0, le=120)
+    #: the gateway's address as browsers reach it (``https://bridge.example.com``, with an
+    #: optional path prefix): every URL the gateway writes for a browser starts with it
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return checked_public_url(value)
 
 
 class CorsSettings(Model):

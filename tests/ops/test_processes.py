@@ -11,7 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import aiohttp
 import psutil
+import yaml
 
 from tests.ops.test_serve import Gateway
 
@@ -74,3 +76,31 @@ async def test_workers_exit_within_5s_of_a_killed_supervisor_and_free_the_port(
         for pid in gateway.started():  # only if the check above failed
             if psutil.pid_exists(pid):
                 psutil.Process(pid).kill()
+
+
+async def test_sighup_with_a_new_host_keeps_serving_and_warns_once_naming_it(
+    tmp_path: Path,
+) -> None:
+    gateway = Gateway(tmp_path, workers=1)
+    try:
+        await gateway.wait_healthy(1)
+        path = tmp_path / "config.yaml"
+        data = yaml.safe_load(path.read_text())
+        data["server"] = {"host": "127.0.0.2"}  # the port comes from --port, which wins
+        path.write_text(yaml.safe_dump(data))
+        gateway.process.send_signal(signal.SIGHUP)
+        await gateway.wait_until(
+            lambda: any(e.startswith("SIGHUP: reloaded") for e in gateway.events()), "the reload"
+        )
+        warnings = [line for line in gateway.lines() if line.get("level") == "warning"]
+        assert [line["event"] for line in warnings] == [
+            "SIGHUP: server.host (127.0.0.1 -> 127.0.0.2) takes effect at a restart; "
+            f"still listening on 127.0.0.1:{gateway.port}"
+        ]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(gateway.url + "/healthz") as response,
+        ):
+            assert response.status == 200
+    finally:
+        assert gateway.stopped_cleanly()
