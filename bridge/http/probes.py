@@ -12,7 +12,6 @@ from bridge.login.systems import LoginSystems
 from bridge.redis import SharedRedis
 from bridge.targets.base import Signer
 
-
 #: what ``GET /`` answers: what this is, and where to go next (nothing of the configuration)
 INDEX = {
     "service": "bridge",

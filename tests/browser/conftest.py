@@ -126,10 +126,17 @@ def _site_app(stage: Stage, build: str) -> web.Application:
             package / "dist" / "bridge.mjs", headers={"Content-Type": "text/javascript"}
         )
 
+    async def other(request: web.Request) -> web.Response:
+        text = stage.pages.get(request.match_info["name"])
+        if text is None:
+            raise web.HTTPNotFound()
+        return web.Response(text=text, content_type="text/html")
+
     app = web.Application()
     app.router.add_get("/", shop)
     app.router.add_get("/standins.js", standins)
     app.router.add_get("/assets/bridge.mjs", module)
+    app.router.add_get("/pages/{name}", other)
     return app
 
 
@@ -154,6 +161,8 @@ class Stage:
     browser: Browser | None = None
     #: uncaught script errors of every page opened (tests assert there are none)
     page_errors: list[str] = field(default_factory=list)
+    #: more pages the shop serves, at /pages/<name>
+    pages: dict[str, str] = field(default_factory=dict)
 
     def token_requests(self, target: str | None = None) -> list[Seen]:
         prefix = f"/v1/targets/{target}/" if target else "/v1/targets/"
