@@ -6,6 +6,8 @@
 # lock changes:
 #   requirements.lock      the [project] dependencies only: `make run` and deploy/Dockerfile
 #   requirements-dev.lock  the same pins plus the `dev` extra: every other target
+# and requirements-build.lock, what building the gateway's own wheel needs (setuptools), for
+# deploy/Dockerfile.
 # `make run` after `make test` (or the reverse) reuses the one .venv (dev tools, once there, stay);
 # pins shared by the two locks are identical (tests/ops/test_lock.py checks that, and that both
 # agree with pyproject.toml).
@@ -64,6 +66,8 @@ lock:
 	$(LOCK_ENV) $(PIPCOMPILE) $(LOCK_OPTIONS) --output-file requirements.lock pyproject.toml
 	$(LOCK_ENV) $(PIPCOMPILE) $(LOCK_OPTIONS) --extra dev --constraint requirements.lock \
 	  --output-file requirements-dev.lock pyproject.toml
+	$(LOCK_ENV) $(PIPCOMPILE) $(LOCK_OPTIONS) --allow-unsafe --build-deps-for wheel \
+	  --only-build-deps --output-file requirements-build.lock pyproject.toml
 
 # The tests start their own redis-server on a free port; install Debian's when it is missing.
 redis-server:

@@ -22,7 +22,9 @@ other workers' counts reach a scrape, up to that many seconds late; each line st
 its request's own timestamp. ``access_flush_seconds: 0`` records every request at once.
 
 What a line may hold is decided here, not hoped for: the route is the matched resource's
-pattern (``/v1/targets/{name}/token``), never the raw path or query; the method is a known one
+pattern (``/v1/targets/{name}/token``), never the raw path or query; a request that no route
+matched has the route ``(unmatched)`` and its ``path`` (:func:`unmatched_path`: no query, URL
+characters only, cut short); the method is a known one
 or ``OTHER``; target, subject, reason and login (the login system's configured short name)
 are set by the gateway after verification. Nothing reads a header value into a line except
 the validated request id (:func:`request_id_for`).
@@ -33,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import itertools
-import json
 import logging
 import os
 import re
@@ -46,7 +47,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from bridge.log import LogOutput, current_output, line_timestamp, redact
+from bridge.log import LogOutput, current_output, json_text, line_timestamp, redact
 from bridge.metrics import Metrics
 
 #: records kept at most before a batch is flushed regardless of the time
@@ -63,8 +64,14 @@ PROBE_ROUTES = frozenset({"/healthz", "/readyz"})
 SAFE_LINE_KEYS = frozenset(
     {"event", "logger", "level", "timestamp", "request_id", "method", "route", "status",
      "duration_ms", "target", "subject", "reason", "pid", "kind", "staff", "id", "verdict",
-     "source", "login"}
+     "source", "login", "path"}
 )  # fmt: skip
+#: an unmatched request's route; its access line names the path too
+UNMATCHED = "(unmatched)"
+#: the longest path an access line shows
+PATH_CHARS = 120
+#: what an access line's path may show as it is: URL path characters (percent-escapes stay)
+_NOT_PATH = re.compile(r"[^A-Za-z0-9/._~%!$&'()*+,;=:@-]")
 
 
 class AccessRecord(NamedTuple):
@@ -84,6 +91,8 @@ class AccessRecord(NamedTuple):
     reason: str | None
     #: the short name of the login system that verified the login token
     login: str | None = None
+    #: the path of a request no route matched (:func:`unmatched_path`)
+    path: str | None = None
 
 
 class Answers(NamedTuple):
@@ -130,7 +139,7 @@ def route_of(request: web.BaseRequest) -> str:
     route = getattr(match_info, "route", None)
     resource = getattr(route, "resource", None)
     if resource is None:
-        return "(unmatched)"
+        return UNMATCHED
     canonical: str = resource.canonical
     return canonical
 
@@ -140,6 +149,15 @@ def route_of(request: web.BaseRequest) -> str:
 #: request. Nothing relies on an id being unguessable: it only ties lines to an answer.
 _ID_PREFIX = os.urandom(8).hex()
 _id_counter = itertools.count(1)
+
+
+def unmatched_path(request: web.BaseRequest) -> str:
+    """The path of a request no route matched, for its access line: as sent (percent-escapes
+    kept), without the query, anything but URL path characters as ``?``, cut at
+    :data:`PATH_CHARS`."""
+    path = request.raw_path.partition("?")[0].partition("#")[0]
+    shown = _NOT_PATH.sub("?", path[:PATH_CHARS])
+    return shown + "..." if len(path) > PATH_CHARS else shown
 
 
 def request_id_for(given: str | None) -> str:
@@ -226,7 +244,7 @@ class AccessRecords:
                 continue
             if isinstance(item, dict):
                 continue
-            _, _, method, route, status, seconds, target, _, reason, login = item
+            _, _, method, route, status, seconds, target, _, reason, login, _ = item
             key = (route, method if method in KNOWN_METHODS else "OTHER", status)
             requests[key] = requests.get(key, 0) + 1
             found = durations.get(route)
@@ -286,8 +304,8 @@ class AccessRecords:
 
 def access_line(record: AccessRecord, pid: int) -> dict[str, Any]:
     """The access line of one request (its keys are all in :data:`SAFE_LINE_KEYS`)."""
-    now, request_id, method, route, status, seconds, target, subject, reason, login = record
-    return {
+    now, request_id, method, route, status, seconds, target, subject, reason, login, path = record
+    line = {
         "event": "request",
         "logger": "bridge.access",
         "timestamp": line_timestamp(now),
@@ -302,6 +320,9 @@ def access_line(record: AccessRecord, pid: int) -> dict[str, Any]:
         "login": login,
         "pid": pid,
     }
+    if path is not None:
+        line["path"] = path
+    return line
 
 
 #: text that a JSON string may hold as it is (no quote, backslash, control character or lone
@@ -447,6 +468,6 @@ def _write_text(out: TextIO, events: Iterable[Line]) -> None:
     lines = []
     for event in _each(events):
         event["level"] = "info"
-        lines.append(json.dumps(redact(None, "info", event)) + "\n")
+        lines.append(json_text(redact(None, "info", event)) + "\n")
     out.write("".join(lines))
     out.flush()

@@ -135,6 +135,12 @@ def current_output() -> LogOutput | None:
     return _output
 
 
+def json_text(event: Any, **options: Any) -> str:
+    """One JSON line's text, as every line is written: orjson's compact form (``{"a":1}``),
+    whichever way it goes out (bytes or a text stream, structlog or the standard library)."""
+    return orjson.dumps(event, default=options.get("default")).decode()
+
+
 def configure_logging(
     format: LogFormat = "auto", level: str = "info", *, stream: TextIO | None = None
 ) -> None:
@@ -156,7 +162,7 @@ def configure_logging(
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         factory = structlog.BytesLoggerFactory(out.buffer)
     else:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=json_text)
         factory = structlog.WriteLoggerFactory(out)
     structlog.configure(
         processors=[
@@ -170,7 +176,10 @@ def configure_logging(
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    stdlib_renderer = renderer if console else structlog.processors.JSONRenderer()
+    # the standard library's records (aiohttp's, the supervisor's) in the same compact JSON
+    stdlib_renderer = (
+        renderer if console else structlog.processors.JSONRenderer(serializer=json_text)
+    )
     handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -27,7 +27,15 @@ import time
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, request_id_for, route_of
+from bridge.access import (
+    REQUEST_ID_HEADER,
+    UNMATCHED,
+    AccessRecord,
+    AccessRecords,
+    request_id_for,
+    route_of,
+    unmatched_path,
+)
 from bridge.errors import BridgeError, DevelopmentOnly
 from bridge.forwarded import PROXY_HEADERS
 from bridge.http.cors import ActualCors
@@ -166,18 +174,20 @@ def edge_middleware(
             return response
         finally:
             if records is not None:
+                route = route_of(request)
                 records.add(
                     AccessRecord(
                         wall_clock(),
                         request_id,
                         request.method,
-                        route_of(request),
+                        route,
                         status,
                         perf_counter() - started,
                         request.get(TARGET),
                         request.get(SUBJECT),
                         request.get(ERROR_REASON) if status >= 400 else None,
                         request.get(LOGIN),
+                        unmatched_path(request) if route == UNMATCHED else None,
                     )
                 )
 

@@ -529,8 +529,12 @@ def test_the_image_is_built_from_the_runtime_lock_alone() -> None:
     assert (
         "pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements.lock" in runs
     )
-    assert "pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ." in runs
+    # the gateway's own wheel is built with the pinned setuptools, nothing fetched for it
+    assert "pip install --no-cache-dir --require-hashes -r requirements-build.lock" in runs
+    assert "pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels ." in runs
     assert re.search(r"^COPY requirements\.lock ", build_stage, flags=re.MULTILINE)
+    assert re.search(r"^COPY requirements-build\.lock ", build_stage, flags=re.MULTILINE)
+    assert re.search(r"^COPY pyproject\.toml README\.md LICENSE ", build_stage, flags=re.MULTILINE)
     assert "requirements-dev.lock" not in text
     assert "[dev]" not in text
     assert "--no-index" in text.rsplit("\nFROM ", 1)[1]  # nothing unpinned comes from an index

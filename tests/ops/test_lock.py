@@ -233,3 +233,23 @@ def test_each_stamp_is_remade_when_its_inputs_change(tmp_path: Path) -> None:
     for changed in ("pyproject.toml", "requirements.lock", "requirements-dev.lock"):
         steps = installs(make_dry_run(venv, "-W", changed, "lint"))
         assert any("requirements-dev.lock" in line for line in steps), changed
+
+
+# --- the build lock ----------------------------------------------------------------------------
+
+
+def test_the_build_lock_pins_the_build_backend_pyproject_asks_for() -> None:
+    """deploy/Dockerfile builds the gateway's wheel with these pins, without build isolation."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    requires = [Requirement(text) for text in data["build-system"]["requires"]]
+    locked = pins(ROOT / "requirements-build.lock")
+    assert unmet(requires, locked) == []
+    assert all(pin.hashes for pin in locked.values())
+    assert "setuptools" in locked
+
+
+def test_the_licence_is_an_spdx_expression_with_its_file() -> None:
+    """A table (``{text = ...}``) makes setuptools warn on every install."""
+    assert project()["license"] == "MIT"
+    assert project()["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").exists()

@@ -236,7 +236,7 @@ async def test_no_token_cookie_secret_or_staff_key_reaches_a_log_line_or_error_b
     logged = log_stream.getvalue()
     # the valid token: five GETs, a POST, the application/jwt one; the email-less one: Messaging
     assert len(minted) == 8
-    assert logged.count('"logger": "bridge.access"') == answered_by_app
+    assert logged.count('"logger":"bridge.access"') == answered_by_app
     assert "aiohttp.access" not in logged  # raw request lines: the gateway writes its own
     forbidden = [
         *hostile, *minted, valid.split(".")[2], LOGIN_SECRET, OLD_LOGIN_SECRET, CHAT_SECRET,
