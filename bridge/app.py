@@ -284,7 +284,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors=cors,
             records=records,
             draining=draining,
-            enabled=not local_only,
+            screen_proxied=local_only,
         ),
         sso=SsoHandlers(
             signers, login_url=settings.upstream.login_url, public_url=settings.server.public_url

@@ -53,6 +53,7 @@ from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 from multidict import CIMultiDict
 
 from bridge.access import REQUEST_ID_HEADER, AccessRecords, Answers, request_id_for
+from bridge.forwarded import PROXY_HEADERS
 from bridge.http.cors import ActualCors
 from bridge.http.fetchmeta import check_fetch_metadata
 from bridge.http.middleware import STANDARD_HEADERS
@@ -85,10 +86,10 @@ class FastTokens:
         cors: ActualCors,
         records: AccessRecords,
         draining: asyncio.Event,
-        enabled: bool = True,
+        screen_proxied: bool = False,
     ) -> None:
-        """``enabled=False``: every request goes to the application (a gateway with development
-        secrets, whose edge middleware screens each request)."""
+        """``screen_proxied``: a request that came through a proxy goes to the application,
+        whose edge middleware refuses it (a gateway with development secrets)."""
         # raw path -> (signer, whether the answer is /generate/token's shape)
         self._paths: dict[str, tuple[Signer, bool]] = {}
         if not isinstance(signers[default], Broker):
@@ -98,8 +99,7 @@ class FastTokens:
                 continue
             # a name that needs percent-encoding never arrives as it is: the app answers it
             self._paths[f"/v1/targets/{name}/token"] = (signer, False)
-        if not enabled:
-            self._paths.clear()
+        self._screen = screen_proxied
         self._origins = cors.origins
         # the headers the edge middleware and ActualCors give a token answer, one multidict per
         # listed origin (and one for any other Origin, or none): aiohttp copies a multidict
@@ -138,10 +138,15 @@ class FastTokens:
         waiting = self._waiting
         answer_waiting = self._answer_waiting
         respond, record = self._respond, self._record
+        screen = self._screen
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
             found = paths.get(request.raw_path)
-            if found is not None and request.method == hdrs.METH_GET:
+            if (
+                found is not None
+                and request.method == hdrs.METH_GET
+                and not (screen and _proxied(request.headers))
+            ):
                 loop = asyncio.get_running_loop()
                 answer: _Answer = loop.create_future()
                 if not waiting:  # the first of this batch: answer them all once they're in
@@ -342,3 +347,7 @@ class _NotCommon(Exception):
 #: limits' decision is still on its way; or None for the application to answer
 _Outcome = web.StreamResponse | _Deferred | None
 _Answer = asyncio.Future[_Outcome]
+
+
+def _proxied(headers: Mapping[str, str]) -> bool:
+    return any(name in headers for name in PROXY_HEADERS)

@@ -13,6 +13,7 @@ import yaml
 
 from bridge.__main__ import main
 from bridge.settings.loading import parse_settings
+from bridge.state import FAST_PATH
 from tests.conftest import ClientFactory, config, login_token
 from tests.ops.test_check_config import check
 from tests.ops.test_cli import EXAMPLE, ROOT
@@ -130,3 +131,18 @@ async def test_a_gateway_with_secrets_of_its_own_serves_proxied_requests(
         headers={"Cookie": f"token={login_token()}", "X-Forwarded-For": "203.0.113.9"},
     )
     assert response.status == 200
+
+
+async def test_the_fast_path_still_answers_their_direct_requests(
+    make_client: ClientFactory,
+) -> None:
+    data = config(staff={"api_keys": [{"value": DEV_STAFF_KEY}]})
+    client = await make_client(parse_settings(data, environ={}, refuse_placeholders=True))
+    cookie = {"Cookie": f"token={login_token()}"}
+    fast = client.app[FAST_PATH]
+    for _ in range(2):  # the first verifies the login token; the second is a known one
+        assert (await client.get("/generate/token", headers=cookie)).status == 200
+    assert fast.answered == 1
+    proxied = await client.get("/generate/token", headers={**cookie, "Via": "1.1 proxy"})
+    assert proxied.status == 403
+    assert fast.answered == 1  # handed to the application, which refused it
