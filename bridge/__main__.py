@@ -62,21 +62,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port)
 
 
-def config_warnings(settings: Settings) -> list[str]:
-    """What is valid but likely wrong in a deployment."""
-    warnings = []
-    if settings.server.public_url is None:
-        for login, entry in settings.logins:
-            if entry.login_url is not None:
-                where = "upstream" if settings.upstreams is None else f"upstreams ({login})"
-                warnings.append(
-                    f"{where}.login_url is set without server.public_url: the {{return}} URL "
-                    "is built from each request's Host and scheme, which behind a proxy or an "
-                    "HTTPS ingress are not what the browser used; set server.public_url"
-                )
-    return warnings
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     settings = _load(path, production=args.production)
@@ -96,7 +81,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"  target {name}: {signer.summary()}{default}")
     mode = settings.redis.mode
     print(f"  cache: {'in-process' if mode == 'memory' else f'redis ({mode})'}")
-    for warning in config_warnings(settings):
+    for warning in settings.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 

@@ -42,7 +42,7 @@ from bridge.http.staff import StaffHandlers
 from bridge.http.tokens import TokenHandlers
 from bridge.log import install_redaction
 from bridge.login.keysets import KeySet
-from bridge.login.systems import LoginSystems
+from bridge.login.systems import LoginSystems, verify_cookies
 from bridge.login.verifier import Verifier
 from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.ratelimit import build_rate_limits
@@ -204,8 +204,9 @@ def _resources(
             auth = StaffAuth(
                 [key.secret.reveal() for key in settings.staff.api_keys],
                 login_group=settings.staff.login_group,
-                # the first login system's cookie, so only that system's tokens
-                verify=functools.partial(verifier.verify, cookie=settings.upstream.cookie),
+                # checked by the system that verified the token, never by its cookie's name
+                login_systems=settings.staff_login_systems,
+                verify=functools.partial(verify_cookies, verifier),
             )
             h.tokens.bind(verifier, limits)
             h.fast.bind(verifier, limits)
@@ -289,7 +290,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         sso=SsoHandlers(
             signers, login_url=settings.upstream.login_url, public_url=settings.server.public_url
         ),
-        staff=StaffHandlers(records, cookie=settings.upstream.cookie),
+        staff=StaffHandlers(records),
         probes=ProbeHandlers(signers, draining=draining, retiring=retiring),
         pages=PageHandlers(settings, signers),
         metrics=metrics,

@@ -30,7 +30,8 @@ come back later.
     ├── UnsupportedMediaType        415
     └── VendorError                            a vendor API (Zendesk, HubSpot) misbehaved
         ├── VendorBadResponse       502
-        │   └── VendorAuthFailed    502        the vendor refused the gateway's credentials
+        │   ├── VendorAuthFailed    502        the vendor refused the gateway's credentials
+        │   └── VendorRefusedInput  502        the vendor refused this user's own data (a 4xx)
         ├── VendorUnavailable       503        (``retry_after`` seconds when known)
         │   ├── VendorRateLimited   503        ... the vendor's last answer was a 429
         │   └── CircuitOpen         503        the breaker is open; nothing was called
@@ -239,6 +240,12 @@ class VendorBadResponse(VendorError):
 class VendorAuthFailed(VendorBadResponse):
     code = "vendor_auth_failed"
     description = "The vendor refused the gateway's API credentials"
+
+
+class VendorRefusedInput(VendorBadResponse):
+    """A 4xx about the data sent for one user (HubSpot's 400 for an email it will not take):
+    that user's failure, never the vendor's, so it never counts towards the circuit breaker.
+    The same code as :class:`VendorBadResponse` for the client."""
 
 
 class VendorUnavailable(VendorError):

@@ -14,7 +14,8 @@ page as JSON or a data attribute; no secret, key or token is ever rendered into 
 The demo MINTS LOGIN COOKIES. Settings validation refuses it unless the upstream is HS, the
 server binds a loopback address and ``demo.i_understand_this_mints_login_cookies`` is set;
 ``create_app`` checks again (``--host`` may have changed the address since), and each demo
-request is refused unless it comes straight from a loopback peer with no proxy headers.
+request is refused unless it comes straight from a loopback peer with no proxy headers and
+names ``localhost``, ``127.0.0.1`` or ``[::1]`` as its ``Host`` (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import html
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -65,7 +67,14 @@ PAGE_HEADERS = {
 }
 
 #: a request carrying any of these came through a proxy: not a local development request
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via")
+PROXY_HEADERS = (
+    "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via",
+    "X-Client-IP", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
+    "X-Cluster-Client-IP",
+)  # fmt: skip
+#: the only ``Host`` a demo request may name (with or without a port): a page of another name
+#: that resolves to this machine (DNS rebinding), or a tunnel, is not the developer's browser
+_LOCAL_HOST = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
 
 
 class DemoUser(BaseModel):
@@ -133,13 +142,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _local_only(handler: Handler) -> Handler:
-    """Refuse a demo request that came through a proxy or from another machine."""
+    """Refuse a demo request that came through a proxy, from another machine, or for a
+    ``Host`` other than the loopback names."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        if any(name in request.headers for name in PROXY_HEADERS):
+        headers = request.headers
+        if any(name in headers for name in PROXY_HEADERS):
             raise DemoRefused(reason="demo_proxied_request")
         if not _is_loopback(request.remote):
             raise DemoRefused(reason="demo_remote_peer")
+        hosts = headers.getall(hdrs.HOST, ())
+        if len(hosts) != 1 or not _LOCAL_HOST.fullmatch(hosts[0]):
+            raise DemoRefused(reason="demo_host")
         return await handler(request)
 
     return wrapped

@@ -4,10 +4,11 @@
     GET /v1/login-users/{login_user_id}/zendesk   login user -> Zendesk Support users
 
 A request reads: :class:`~bridge.staff.StaffAuth` (a staff API key, or a login cookie whose
-token carries ``staff.login_group``) -> the staff limit -> the lookup from :mod:`bridge.zendesk`
-(which validates the id before any cache or Zendesk access) -> JSON -> one ``bridge.audit``
-line (structured: kind, staff, id, verdict, source, duration_ms, request_id). Nothing is read
-from the cache and nothing is asked of Zendesk before authentication succeeds.
+token, from one of ``staff.login_systems``, carries ``staff.login_group``) -> the staff limit
+-> the lookup from :mod:`bridge.zendesk` (which validates the id before any cache or Zendesk
+access) -> JSON -> one ``bridge.audit`` line (structured: kind, staff, id, verdict, source,
+duration_ms, request_id). Nothing is read from the cache and nothing is asked of Zendesk
+before authentication succeeds.
 
 A lookup whose API is not configured (no ``zendesk_chat_api`` / ``zendesk_support_api``)
 answers 503 ``lookup_not_configured`` to authenticated staff: the gateway exists and the
@@ -49,9 +50,8 @@ class StaffHandlers:
     """``get_visitor`` and ``get_login_user``, bound at start-up (:meth:`bind`) to the
     authentication, the limits and the lookups that exist then."""
 
-    def __init__(self, records: AccessRecords, *, cookie: str) -> None:
+    def __init__(self, records: AccessRecords) -> None:
         self._records = records
-        self._cookie = cookie
 
     # set by bind(), at start-up, before any request
     _auth: StaffAuth
@@ -107,9 +107,10 @@ class StaffHandlers:
         verdict = "error"
         source = "-"
         try:
-            auth = self._auth
-            login_token = request.cookies.get(self._cookie) if auth.accepts_login_cookie else None
-            staff = await auth.authenticate(request.headers.get(hdrs.AUTHORIZATION), login_token)
+            headers = request.headers
+            staff = await self._auth.authenticate(
+                headers.get(hdrs.AUTHORIZATION), headers.getall(hdrs.COOKIE, ())
+            )
             request[SUBJECT] = staff  # the access line names the staff caller too
             await self._limits.check((STAFF_LIMIT, staff))
             body, linked, source = await run()

@@ -35,7 +35,7 @@ class Identity:
     """The verified login user."""
 
     sub: str
-    #: None when absent, empty, or not a sane email string
+    #: None when absent, empty, not a sane email string, or said to be unverified
     email: str | None
     #: the verified, strictly parsed payload (read-only)
     claims: Mapping[str, Any]
@@ -45,6 +45,9 @@ class Identity:
     login: str = "default"
     #: that system's display-name claims (its ``name_claims``)
     name_claims: tuple[str, ...] = ("name", "username", "email")
+    #: the email is known to be verified (the token says so, or its system verifies every
+    #: email): only then may a target claim ``email_verified: true``
+    email_verified: bool = False
     #: display names worked out, by the claim names asked for: an identity lives on in the
     #: verifier's cache for as long as its login token, and every token it mints asks again
     _names: dict[tuple[str, ...], str | None] = field(

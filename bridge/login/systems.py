@@ -8,7 +8,9 @@ tried. So an HS secret of one system never vouches for another system's token, a
 meets an HS system's token, and a token whose ``iss`` names no system is invalid, whatever
 signs it.
 
-With one system (``upstream``) every token goes to it, exactly as before.
+With one system (``upstream``) every token goes to it, exactly as before. With several cookie
+names, every login cookie a request carries is verified, and two people in one request are
+refused (:func:`verify_cookies`).
 """
 
 from __future__ import annotations
@@ -118,11 +120,13 @@ class LoginSystems:
 
 
 async def verify_cookies(systems: LoginSystems, cookie_headers: Iterable[str]) -> Identity:
-    """The identity in the first of the systems' cookies that verifies, each checked by a
-    system that uses that cookie.
+    """The identity in the systems' cookies, each checked by a system that uses that cookie.
 
     Each name is read as :func:`~bridge.login.cookies.read_cookie` does (two different values
-    under one name are refused). Cookies are tried in the configured order; when none
+    under one name are refused). Every cookie that is there is verified: valid tokens naming two
+    different subjects are refused as ``ambiguous_login``, whichever cookies they came in and in
+    whatever order (a sibling site that tosses in a cookie of another login system must not
+    choose whose widgets a visitor gets). Tokens that do not verify are passed over; when none
     verifies, the first one's refusal is raised (:class:`TokenMissing` when none is there).
     """
     names = systems.cookies
@@ -130,12 +134,20 @@ async def verify_cookies(systems: LoginSystems, cookie_headers: Iterable[str]) -
         return await systems.verify(read_cookie(cookie_headers, names[0]), cookie=names[0])
     headers = tuple(cookie_headers)
     first: TokenError | None = None
+    found: Identity | None = None
     for name in names:
         try:
-            return await systems.verify(read_cookie(headers, name), cookie=name)
+            identity = await systems.verify(read_cookie(headers, name), cookie=name)
         except TokenMissing:
             continue
         except TokenError as exc:
             if first is None:
                 first = exc
+            continue
+        if found is None:
+            found = identity
+        elif identity.sub != found.sub:
+            raise TokenInvalid(reason="ambiguous_login")
+    if found is not None:
+        return found
     raise first if first is not None else TokenMissing()

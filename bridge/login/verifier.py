@@ -84,6 +84,8 @@ class Verifier:
         )
         self._leeway = settings.leeway
         self._max_token = settings.max_token_bytes
+        self._prefix = settings.subject_prefix or ""
+        self._emails_verified = settings.emails_verified
         # token string -> (identity, key-set generation); insertion-ordered, oldest evicted
         self._cache: dict[str, tuple[Identity, int]] = {}
         self._cache_size = settings.verify_cache_size
@@ -191,13 +193,21 @@ class Verifier:
             raise TokenInvalid(reason="bad_unicode")
         if sub is None:
             raise SubjectMissing(reason="no_sub")
+        email = sane_email(payload.get("email"))
+        said = _boolean(payload.get("email_verified"))
+        if said is False:
+            # an email its own system calls unverified is nobody's: no target may use it, not
+            # even through a login claim that a target copies
+            email = None
+            payload = {key: value for key, value in payload.items() if key != "email"}
         return Identity(
-            sub=sub,
-            email=sane_email(payload.get("email")),
+            sub=self._prefix + sub,
+            email=email,
             claims=MappingProxyType(payload),
             expires_at=int(payload["exp"]),
             login=self.name,
             name_claims=self._name_claims,
+            email_verified=email is not None and (self._emails_verified or said is True),
         )
 
     async def _check_signature(
@@ -255,3 +265,12 @@ class Verifier:
                 raise TokenInvalid(reason="bad_aud")
         elif not any(a in self._audience for a in token_audiences):
             raise TokenInvalid(reason="bad_aud")
+
+
+def _boolean(value: object) -> bool | None:
+    """``email_verified`` as a token gives it: ``true``/``false``, or those words as strings."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None

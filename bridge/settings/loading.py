@@ -123,6 +123,7 @@ def parse_settings(
         settings = Settings.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(problems + _schema_problems(exc, data, context)) from None
+    problems += settings.cross_problems()
     if refuse_placeholders:
         problems += development_secret_problems(settings, production=production)
     if production and settings.demo.enabled:

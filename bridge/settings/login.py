@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -40,6 +41,8 @@ def _family_of(info: ValidationInfo) -> str | None:
 
 #: a login system's short name, as metrics and access lines give it
 LoginName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+#: what a login system's subjects start with, to keep them apart from other systems'
+SubjectPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,32}$")]
 
 
 class UpstreamSettings(Model):
@@ -69,6 +72,11 @@ class UpstreamSettings(Model):
     keys_timeout: float = Field(default=5.0, gt=0, le=60)
     #: where a visitor without a login is sent by /v1/sso/; ``{return}`` becomes the request's URL
     login_url: HttpUrlWithQuery | None = None
+    #: prepended to this system's ``sub`` everywhere the gateway uses it (vendor user ids,
+    #: external ids, HMAC identifiers, rate limits, logs)
+    subject_prefix: SubjectPrefix | None = None
+    #: every email this system issues is verified: targets may claim ``email_verified: true``
+    emails_verified: bool = False
 
     @field_validator("algorithms")
     @classmethod
@@ -141,3 +149,39 @@ def login_name(entry: UpstreamSettings, index: int | None) -> str:
     if entry.name is not None:
         return entry.name
     return "default" if index is None else f"upstream-{index + 1}"
+
+
+Logins = Sequence[tuple[str, UpstreamSettings]]
+
+
+def subject_prefix_warnings(logins: Logins) -> list[str]:
+    """Why subjects of several login systems may collide: a system without ``subject_prefix``,
+    or one prefix that starts another (``a`` + ``b1`` is ``ab`` + ``1``); one line each."""
+    if len(logins) < 2:
+        return []
+    warnings = []
+    bare = [name for name, entry in logins if entry.subject_prefix is None]
+    if bare:
+        warnings.append(
+            f"upstreams: {', '.join(bare)} set no subject_prefix: the same sub from two login "
+            "systems is one person to every vendor; give each system its own subject_prefix"
+        )
+    prefixed = [(name, entry.subject_prefix) for name, entry in logins if entry.subject_prefix]
+    for i, (name, prefix) in enumerate(prefixed):
+        for other, other_prefix in prefixed[i + 1 :]:
+            if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
+                warnings.append(
+                    f"upstreams: the subject_prefix of {name} and {other} can give the same "
+                    "subject; use prefixes that do not start one another (end each with ':')"
+                )
+    return warnings
+
+
+def staff_login_problems(logins: Logins, staff_systems: Sequence[str] | None) -> list[str]:
+    """``staff.login_systems`` naming a login system that is not configured; one line each."""
+    names = [name for name, _ in logins]
+    return [
+        f"staff.login_systems: {system!r} is not a login system ({', '.join(names)})"
+        for system in staff_systems or ()
+        if system not in names
+    ]

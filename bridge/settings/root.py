@@ -12,7 +12,13 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bridge.settings.base import Model, TargetName
-from bridge.settings.login import UpstreamEntry, UpstreamSettings, login_name
+from bridge.settings.login import (
+    UpstreamEntry,
+    UpstreamSettings,
+    login_name,
+    staff_login_problems,
+    subject_prefix_warnings,
+)
 from bridge.settings.server import (
     CorsSettings,
     DemoSettings,
@@ -25,6 +31,7 @@ from bridge.settings.server import (
 from bridge.settings.storage import CacheSettings, RateLimitSettings, RedisSettings
 from bridge.settings.zendesk import StaffSettings, ZendeskChatApiSettings, ZendeskSupportApiSettings
 from bridge.targets.registry import Target
+from bridge.targets.zendesk_messaging import ZendeskMessagingTarget
 
 
 class Settings(Model):
@@ -114,6 +121,37 @@ class Settings(Model):
         if self.targets[self.default].type == "zendesk_sso":
             raise ValueError("default_target may not be a zendesk_sso target (it mints no token)")
         return self
+
+    @property
+    def staff_login_systems(self) -> frozenset[str]:
+        """The login systems whose tokens may be staff logins (default: the first one)."""
+        configured = self.staff.login_systems
+        return frozenset(configured if configured is not None else [self.logins[0][0]])
+
+    def cross_problems(self) -> list[str]:
+        """Problems between sections that each validated alone; one line each."""
+        return staff_login_problems(self.logins, self.staff.login_systems)
+
+    def warnings(self) -> list[str]:
+        """What is valid but probably not meant; one line each (``bridge check-config``)."""
+        warnings = subject_prefix_warnings(self.logins)
+        if not any(entry.emails_verified for _, entry in self.logins):
+            for name, target in self.targets.items():
+                if isinstance(target, ZendeskMessagingTarget) and target.email_verified:
+                    warnings.append(
+                        f"targets.{name}.email_verified: claimed only for tokens whose "
+                        "email_verified is true, as no login system sets emails_verified"
+                    )
+        if self.server.public_url is None:
+            for login, entry in self.logins:
+                if entry.login_url is not None:
+                    where = "upstream" if self.upstreams is None else f"upstreams ({login})"
+                    warnings.append(
+                        f"{where}.login_url is set without server.public_url: the {{return}} "
+                        "URL is built from each request's Host and scheme, which behind a proxy "
+                        "or an HTTPS ingress are not what the browser used; set server.public_url"
+                    )
+        return warnings
 
     @property
     def default(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bridge.settings.base import HttpUrl, Model, SecretSource, StaffKey
+from bridge.settings.login import LoginName
 
 
 class _VendorApiSettings(Model):
@@ -40,3 +41,5 @@ class StaffSettings(Model):
     api_keys: list[StaffKey] = Field(default_factory=list)
     #: login users whose token's ``groups`` has this name are staff too (via the cookie)
     login_group: str | None = None
+    #: the login systems whose tokens may be staff logins; default: the first one only
+    login_systems: list[LoginName] | None = Field(default=None, min_length=1)

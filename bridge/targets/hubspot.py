@@ -9,7 +9,9 @@ first requests of one user make one call (:class:`~bridge.zendesk.singleflight.S
 across processes too with Redis). HubSpot's trouble is answered like the Zendesk lookups'
 (:class:`~bridge.zendesk.client.VendorClient`: 401/403 -> 502 ``vendor_auth_failed``, 429 ->
 503 ``vendor_rate_limited`` with ``Retry-After``, 5xx -> 503, a hang -> 504 at the deadline).
-An email is required.
+An email is required. Another 4xx (a 400 for an email HubSpot will not take) is that user's
+failure: 502 ``vendor_bad_response`` for them, remembered for :data:`REFUSED_TTL` seconds so
+that asking again does not call HubSpot again, and never counted towards the circuit breaker.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from bridge.errors import EmailMissing, VendorBadResponse
+from bridge.errors import EmailMissing, VendorBadResponse, VendorRefusedInput
 from bridge.login.identity import Identity
 from bridge.settings.base import HttpUrl, SecretSource
 from bridge.targets.base import Broker, BrokerResources, Clock, MintedToken, TargetSettings
@@ -36,6 +38,8 @@ TOKEN_LIFETIME = 43200
 #: a reused token is handed out no later than this long before HubSpot's 12 hours end
 SAFETY_MARGIN = 900
 CREATE_PATH = "/visitor-identification/v3/tokens/create"
+#: seconds a user's input that HubSpot refused (a 4xx) is answered from the cache
+REFUSED_TTL = 60
 #: what a HubSpot token may look like: printable ASCII, no spaces, bounded
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,8192}$")
 
@@ -128,7 +132,8 @@ class HubSpotBroker(Broker):
             encode=self._encode_entry,
             decode=self._decode_entry,
             ttl=self._cache_ttl,
-            negative_ttl=1,  # never used: HubSpot's trouble is raised, never cached
+            # a user's refused input; HubSpot's own trouble is raised, never cached
+            negative_ttl=REFUSED_TTL,
             lock_ttl=self.deadline + 1.0,
             clock=self._monotonic,
             sleep=self._sleep,
@@ -147,19 +152,24 @@ class HubSpotBroker(Broker):
             ident, lambda at: self._create(email, first, last, at), deadline_at
         )
         value = found.value
-        assert value is not None  # nothing negative is ever cached
+        if value is None:  # HubSpot refused this user's data, now or a moment ago
+            raise VendorRefusedInput(reason="vendor_refused_input")
         return MintedToken(value.token, value.expires_at, {"email": value.email})
 
     async def _create(
         self, email: str, first: str | None, last: str | None, deadline_at: float
-    ) -> HubSpotToken:
+    ) -> HubSpotToken | None:
+        """HubSpot's token, or None when HubSpot refuses this user's data (a 4xx)."""
         body = {"email": email}
         if first:
             body["firstName"] = first
         if last:
             body["lastName"] = last
         issued = int(self._clock())
-        data = await self._client.post_json(CREATE_PATH, body, deadline_at=deadline_at)
+        try:
+            data = await self._client.post_json(CREATE_PATH, body, deadline_at=deadline_at)
+        except VendorRefusedInput:
+            return None
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not _TOKEN.fullmatch(token):
             raise VendorBadResponse(reason="malformed_token")

@@ -1,8 +1,10 @@
 """Zendesk Messaging end-user authentication (Web Widget and mobile SDKs).
 
 HS256 with the messaging key's secret and its id as the header's ``kid``; claims
-``scope: "user"``, ``external_id``, ``name`` and ``email`` when known (``email_verified`` when
-the login system verifies every email), ``exp``. No email is needed.
+``scope: "user"``, ``external_id``, ``name`` and ``email`` when known, ``exp``. With
+``email_verified: true`` the token claims ``email_verified`` too, for an identity whose email
+is known to be verified (its token says so, or its login system sets ``emails_verified``).
+No email is needed.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class ZendeskMessagingSigner(SplitHmacJwtSigner):
             claims["name"] = display
         if identity.email:
             claims["email"] = identity.email
-            if self.email_verified:
+            if self.email_verified and identity.email_verified:
                 claims["email_verified"] = True
         return claims
 
@@ -61,7 +63,7 @@ class ZendeskMessagingTarget(TargetSettings):
     type: Literal["zendesk_messaging"]
     key_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
     secret: HmacSecret
-    #: send ``email_verified: true``: only when the login system verifies every email
+    #: claim ``email_verified: true`` for identities whose email is known to be verified
     email_verified: bool = False
 
     def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:

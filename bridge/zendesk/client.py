@@ -8,11 +8,18 @@ Its answers, as errors from :mod:`bridge.errors`::
 
     NotFound                     404  (plain: the caller decides what a 404 means)
     VendorBadResponse            502  redirect, oversized/non-JSON/malformed body, other status
-    └── VendorAuthFailed         502  the vendor refused *our* API credentials (401/403)
+    ├── VendorAuthFailed         502  the vendor refused *our* API credentials (401/403)
+    └── VendorRefusedInput       502  any other 4xx: the vendor refused the data we sent for
+                                      one user (HubSpot's 400 for an email it will not take)
     VendorUnavailable            503  429/502/503/504/connection errors after retries
     ├── VendorRateLimited        503  ... when the last one was a 429
     └── CircuitOpen              503  the breaker is open; nothing was called
     VendorTimeout                504  the deadline passed
+
+What counts towards the breaker is what says the vendor (or our account with it) is in
+trouble: 5xx, timeouts, connection failures, 401/403 and 429. A 404 and a 2xx say it is well.
+Another 4xx is about one user's own data: it says nothing of the vendor's health and never
+counts either way, so one user whose input a vendor refuses cannot open the breaker for all.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from bridge.errors import (
     VendorAuthFailed,
     VendorBadResponse,
     VendorRateLimited,
+    VendorRefusedInput,
     VendorTimeout,
     VendorUnavailable,
 )
@@ -221,10 +229,12 @@ class VendorClient:
             outcome = "failure"
             self._count("connection_error")
             raise _Retry(VendorUnavailable(reason="connection_error"), None) from None
+        except VendorRefusedInput:
+            raise  # one user's data: no verdict on the vendor's health
         except (VendorBadResponse, NotFound) as exc:
-            # a 404 or our own credentials refused: the vendor is answering, so it is healthy
-            healthy = isinstance(exc, (NotFound, VendorAuthFailed))
-            outcome = "success" if healthy else "failure"
+            # a 404 is a healthy answer; our credentials refused, a redirect or a malformed
+            # answer are the vendor's (or our account's) trouble, for every user alike
+            outcome = "success" if isinstance(exc, NotFound) else "failure"
             raise
         else:
             outcome = "success"
@@ -293,6 +303,8 @@ class VendorClient:
             raise _Retry(error, retry_after)
         if 300 <= status < 400:
             raise VendorBadResponse(reason="redirect")
+        if 400 <= status < 500:
+            raise VendorRefusedInput(reason=f"vendor_{status}")
         raise VendorBadResponse(reason=f"vendor_{status}")
 
 

@@ -20,10 +20,12 @@ import pytest
 from multidict import CIMultiDictProxy
 
 from bridge.access import flush_all
+from bridge.settings.loading import parse_settings
 from bridge.state import DRAINING, FAST_PATH
 from tests.conftest import (
     CHAT_SECRET,
     EMAIL,
+    MESSAGING_SECRET,
     ORIGIN,
     SUB,
     AppClient,
@@ -195,6 +197,67 @@ async def test_a_missing_email_is_the_apps_422(make_client: ClientFactory) -> No
         assert status == slow_status == 422
         assert body == slow_body
     assert answered(fast) == 0
+
+
+async def test_an_unverified_email_is_nobodys_on_the_fast_path_too(
+    make_client: ClientFactory,
+) -> None:
+    fast, slow = await pair(make_client)
+    headers = {"Cookie": f"token={login_token(email_verified=False)}"}
+    for _ in range(2):  # the second time the token is known: the fast path's to answer
+        for path in ("/generate/token", "/v1/targets/freshdesk/token"):  # need an email
+            (status, _, body), (slow_status, _, slow_body) = await both(
+                fast, slow, path, headers=headers
+            )
+            assert status == slow_status == 422
+            assert body == slow_body
+        (status, _, body), (_, _, slow_body) = await both(
+            fast, slow, "/v1/targets/messaging/token", headers=headers
+        )
+        assert status == 200
+        for answer in (body, slow_body):
+            claims = jwt.decode(json.loads(answer)["token"], MESSAGING_SECRET, algorithms=["HS256"])
+            assert "email" not in claims
+            assert "email_verified" not in claims
+    # the messaging tokens, without the email: the login token was known after the first 422
+    assert answered(fast) == 2
+
+
+async def test_a_subject_prefix_holds_on_the_fast_path(make_client: ClientFactory) -> None:
+    upstream = {**config()["upstream"], "subject_prefix": "shop:"}
+    fast, slow = await pair(make_client, upstream=upstream)
+    headers = {"Cookie": f"token={login_token()}"}
+    for _ in range(2):
+        (status, _, body), (_, _, slow_body) = await both(
+            fast, slow, "/generate/token", headers=headers
+        )
+        assert status == 200
+        assert chat_claims(body)["external_id"] == chat_claims(slow_body)["external_id"]
+        assert chat_claims(body)["external_id"] == f"shop:{SUB}"
+    assert answered(fast) == 1
+
+
+async def test_two_people_in_two_login_cookies_are_refused_both_ways(
+    make_client: ClientFactory,
+) -> None:
+    first = {**config()["upstream"], "issuer": "https://a.example", "name": "a"}
+    second = {**first, "issuer": "https://b.example", "name": "b", "cookie": "b_token"}
+    data = config(upstreams=[first, second])
+    del data["upstream"]
+    s = parse_settings(data, environ={})
+    fast, slow = await make_client(s), await make_client(s, fast_path=False)
+    mine = login_token(iss="https://a.example")
+    theirs = login_token(iss="https://b.example", sub="someone-else")
+    alone = {"Cookie": f"token={mine}"}
+    await both(fast, slow, "/generate/token", headers=alone)  # both tokens are known now
+    await both(fast, slow, "/generate/token", headers={"Cookie": f"b_token={theirs}"})
+    for cookies in (f"token={mine}; b_token={theirs}", f"b_token={theirs}; token={mine}"):
+        (status, _, body), (slow_status, _, slow_body) = await both(
+            fast, slow, "/generate/token", headers={"Cookie": cookies}
+        )
+        assert status == slow_status == 401
+        assert body == slow_body
+        assert json.loads(body)["code"] == "00-01"
 
 
 async def test_a_fast_answer_has_its_access_line_and_request_id(

@@ -188,7 +188,6 @@ async def test_a_dead_redis_makes_hubspot_calls_not_errors(
     [
         (Reply(401, json={"category": "INVALID_AUTHENTICATION"}), 502, "vendor_auth_failed"),
         (Reply(403, json={"category": "MISSING_SCOPES"}), 502, "vendor_auth_failed"),
-        (Reply(400, json={"category": "VALIDATION_ERROR"}), 502, "vendor_bad_response"),
         (Reply(200, json={"tok": "x"}), 502, "vendor_bad_response"),
         (Reply(200, json={"token": "has spaces"}), 502, "vendor_bad_response"),
         (Reply.html(), 502, "vendor_bad_response"),

@@ -158,3 +158,41 @@ def test_parse_settings_alone_leaves_placeholders_to_the_file_loader() -> None:
         "zendesk_chat_api.base_url: the placeholder SUBDOMAIN is left here: "
         "put your Zendesk subdomain"
     ]
+
+
+def test_identity_settings_are_checked_and_warned_about_on_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = config()
+    first = {**data.pop("upstream"), "issuer": "https://a.example", "name": "a"}
+    second = {**first, "issuer": "https://b.example", "name": "b"}
+    data["upstreams"] = [first, second]
+    data["targets"]["messaging"]["email_verified"] = True
+    path = write(tmp_path, yaml.safe_dump(data))
+    assert main(["check-config", "--config", str(path)]) == 0
+    warnings = [line.strip() for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        "warning: upstreams: a, b set no subject_prefix: the same sub from two login systems is "
+        "one person to every vendor; give each system its own subject_prefix",
+        "warning: targets.messaging.email_verified: claimed only for tokens whose email_verified "
+        "is true, as no login system sets emails_verified",
+    ]
+
+    first["subject_prefix"], second["subject_prefix"] = "a:", "b:"
+    first["emails_verified"] = True
+    data["staff"] = {"login_group": "support", "login_systems": ["b", "c", "d"]}
+    second["subject_prefix"] = "has space"
+    code, problems = check(write(tmp_path, yaml.safe_dump(data)), capsys)
+    assert code == 2
+    assert problems == ["upstreams.1.subject_prefix: String should match pattern "
+                        "'^[A-Za-z0-9_.:-]{1,32}$'"]  # fmt: skip
+    second["subject_prefix"] = "b:"
+    code, problems = check(write(tmp_path, yaml.safe_dump(data)), capsys)
+    assert (code, problems) == (2, [
+        "staff.login_systems: 'c' is not a login system (a, b)",
+        "staff.login_systems: 'd' is not a login system (a, b)",
+    ])  # fmt: skip
+    del data["staff"]["login_systems"][1:]
+    path = write(tmp_path, yaml.safe_dump(data))
+    assert main(["check-config", "--config", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -38,12 +38,14 @@ class Clock:
         return self.now
 
 
-def identity(email: str | None = EMAIL, **claims: Any) -> Identity:
+def identity(email: str | None = EMAIL, *, verified: bool = False, **claims: Any) -> Identity:
     base: dict[str, Any] = {"sub": SUB, "exp": NOW + 3600}
     if email is not None:
         base["email"] = email
     base.update(claims)
-    return Identity(sub=SUB, email=email, claims=base, expires_at=NOW + 3600)
+    return Identity(
+        sub=SUB, email=email, claims=base, expires_at=NOW + 3600, email_verified=verified
+    )
 
 
 def signers(clock: Clock | None = None, **targets: dict[str, Any]) -> dict[str, Signer]:
@@ -137,11 +139,18 @@ def test_messaging_without_email_still_signs_and_omits_email() -> None:
 
 
 def test_messaging_email_verified_only_when_configured() -> None:
-    untrusted = parts(signers()["messaging"].sign(identity()).token)[1]
+    untrusted = parts(signers()["messaging"].sign(identity(verified=True)).token)[1]
     trusted_signer = signers(messaging={"email_verified": True})["messaging"]
-    trusted = parts(trusted_signer.sign(identity()).token)[1]
+    trusted = parts(trusted_signer.sign(identity(verified=True)).token)[1]
     assert "email_verified" not in untrusted
     assert trusted["email_verified"] is True
+
+
+def test_messaging_never_claims_an_email_verified_that_the_login_did_not_vouch_for() -> None:
+    signer = signers(messaging={"email_verified": True})["messaging"]
+    payload = parts(signer.sign(identity(verified=False)).token)[1]
+    assert payload["email"] == EMAIL
+    assert "email_verified" not in payload
 
 
 def test_freshdesk_claims_and_two_hour_limit() -> None:

@@ -21,7 +21,9 @@ from bridge.errors import (
     NotFound,
     VendorAuthFailed,
     VendorBadResponse,
+    VendorError,
     VendorRateLimited,
+    VendorRefusedInput,
     VendorTimeout,
     VendorUnavailable,
     VisitorNotFound,
@@ -295,6 +297,30 @@ async def test_breaker_opens_and_then_answers_at_once(
     assert (await lookup.lookup(LINKED)).linked
     assert breaker.state == "closed"
     assert fake_zendesk.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "counts"),
+    [(400, False), (409, False), (422, False), (401, True), (403, True), (500, True),
+     (429, True), (404, False)],
+)  # fmt: skip
+async def test_only_the_vendors_trouble_counts_towards_the_breaker(
+    fake_zendesk: FakeZendesk, session: Any, status: int, counts: bool
+) -> None:
+    """A 4xx about one lookup's own input is that lookup's failure; 401/403 (our account),
+    429 and 5xx are the vendor's, for everybody."""
+    breaker = CircuitBreaker(failures=3, cooldown=60)
+    client = chat(session, fake_zendesk.chat_url, max_retries=0, breaker=breaker)
+    fake_zendesk.then(*[Reply(status, json={})] * 3)
+    for _ in range(3):
+        with pytest.raises((VendorError, NotFound)):
+            await client.get_json("/visitors/x")
+    assert breaker.state == ("open" if counts else "closed")
+    if status == 400:
+        fake_zendesk.then(Reply(400, json={}))
+        with pytest.raises(VendorRefusedInput) as caught:
+            await client.get_json("/visitors/x")
+        assert (caught.value.status, caught.value.code) == (502, "vendor_bad_response")
 
 
 def test_breaker_half_open_admits_one_trial_and_reopens_on_its_failure() -> None:
