@@ -89,7 +89,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_mint_login_token(args: argparse.Namespace) -> int:
     """A development login token, signed like the login system would, with the HS secret."""
     settings = _load(_config_path(args.config))
-    upstream = settings.upstream
+    logins = dict(settings.logins)
+    upstream = logins.get(args.login) if args.login else settings.upstream
+    if upstream is None:
+        print(f"no login system is named {args.login!r} ({', '.join(logins)})", file=sys.stderr)
+        return EXIT_INVALID
     if upstream.family != "HS":
         print("mint-login-token needs an HS upstream (secrets); this config uses keys_url",
               file=sys.stderr)  # fmt: skip
@@ -144,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--name")
     mint.add_argument("--group", action="append", default=[], help="a group name (repeatable)")
     mint.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds")
+    mint.add_argument("--login", help="the login system (its name) to mint for; default: the first")
     mint.add_argument("--config", help=config_help)
     mint.set_defaults(func=cmd_mint_login_token)
     return parser

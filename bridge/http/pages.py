@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bridge.errors import DemoRefused, InvalidDemoUser, NotFound, UnsupportedMediaType
 from bridge.login.devtokens import mint_login_token
 from bridge.login.identity import is_sane_text
+from bridge.settings.login import UpstreamSettings
 from bridge.settings.root import Settings
 from bridge.targets.base import Signer
 
@@ -83,6 +84,8 @@ class DemoUser(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     sub: str = Field(min_length=1, max_length=255)
+    #: the login system to sign in to (its name); default: the first one
+    login: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^\s@]+@[^\s@]+$")
     name: str | None = Field(default=None, max_length=255)
 
@@ -97,6 +100,10 @@ class DemoUser(BaseModel):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+def _login_label(name: str, upstream: UpstreamSettings) -> str:
+    return name if upstream.project_id is None else f"{name} (project {upstream.project_id})"
 
 
 @cache
@@ -174,6 +181,10 @@ class PageHandlers:
     def __init__(self, settings: Settings, signers: Mapping[str, Signer]) -> None:
         self._settings = settings
         self._signers = signers
+        #: the login systems a development user may sign in to: those with HS secrets
+        self._demo_logins = {
+            name: upstream for name, upstream in settings.logins if upstream.family == "HS"
+        }
         self.demo_page = _local_only(self._demo_page)
         self.demo_login = _local_only(self._demo_login)
         self.demo_logout = _local_only(self._demo_logout)
@@ -188,7 +199,12 @@ class PageHandlers:
         text = _template("demo.html")
         text = text.replace("{{targets_json}}", _json_for_html(targets))
         text = text.replace("{{cookie}}", html.escape(settings.upstream.cookie))
-        return _page(text)
+        options = "".join(
+            f'<option value="{html.escape(name)}">{html.escape(_login_label(name, upstream))}'
+            "</option>"
+            for name, upstream in self._demo_logins.items()
+        )
+        return _page(text.replace("{{login_options}}", options))
 
     async def _demo_login(self, request: web.Request) -> web.Response:
         _same_origin_json(request)
@@ -197,8 +213,11 @@ class PageHandlers:
         except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
             raise InvalidDemoUser() from None
         settings = self._settings
+        upstream = self._demo_logins.get(user.login or settings.logins[0][0])
+        if upstream is None:
+            raise InvalidDemoUser()
         login = mint_login_token(
-            settings.upstream,
+            upstream,
             sub=user.sub,
             email=user.email,
             name=user.name,
@@ -208,10 +227,14 @@ class PageHandlers:
             {"sub": user.sub, "email": user.email, "name": user.name,
              "expires_at": login.expires_at}
         )  # fmt: skip
+        # another system's cookie of an earlier sign-in would make the request ambiguous
+        for cookie in self._cookies():
+            if cookie != upstream.cookie:
+                response.del_cookie(cookie, path="/", httponly=True, samesite="Lax")
         # HttpOnly: page scripts never see it; Lax: sent on same-site fetches (other localhost
         # ports), never on cross-site subrequests
         response.set_cookie(
-            settings.upstream.cookie,
+            upstream.cookie,
             login.token,
             max_age=settings.demo.login_ttl,
             path="/",
@@ -225,9 +248,13 @@ class PageHandlers:
     async def _demo_logout(self, request: web.Request) -> web.Response:
         _same_origin_json(request)
         response = web.json_response({"signed_out": True})
-        cookie = self._settings.upstream.cookie
-        response.del_cookie(cookie, path="/", httponly=True, samesite="Lax")
+        for cookie in self._cookies():
+            response.del_cookie(cookie, path="/", httponly=True, samesite="Lax")
         return response
+
+    def _cookies(self) -> list[str]:
+        """The demo's login systems' cookie names, each once."""
+        return list(dict.fromkeys(upstream.cookie for upstream in self._demo_logins.values()))
 
     async def staff_page(self, request: web.Request) -> web.Response:
         text = _template("staff.html")

@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from bridge.settings.login import UpstreamSettings
+from bridge.settings.login import PROJECT_CLAIM, UpstreamSettings
 
 DEFAULT_ISSUER = "https://login.xsolla.com"
 
@@ -36,7 +36,8 @@ def mint_login_token(
     ttl: int = 3600,
     now: float | None = None,
 ) -> DevLogin:
-    """A login token like Xsolla Login's for ``sub``; needs an HS upstream."""
+    """A login token like Xsolla Login's for ``sub`` (of the upstream's project, when it has
+    one); needs an HS upstream."""
     if upstream.family != "HS":
         raise ValueError("development login tokens need an HS upstream (secrets)")
     issued = int(time.time() if now is None else now)
@@ -54,5 +55,7 @@ def mint_login_token(
         claims["name"] = name
     if upstream.audience is not None:
         claims["aud"] = upstream.audience
+    if upstream.project_id is not None:
+        claims[PROJECT_CLAIM] = upstream.project_id
     secret = upstream.secrets[0].secret.reveal()
     return DevLogin(jwt.encode(claims, secret, algorithm=upstream.algorithms[0]), issued + ttl)

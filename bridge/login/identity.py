@@ -48,6 +48,8 @@ class Identity:
     #: the email is known to be verified (the token says so, or its system verifies every
     #: email): only then may a target claim ``email_verified: true``
     email_verified: bool = False
+    #: the Xsolla Login project of the system that verified it (its ``project_id``), if any
+    project: str | None = None
     #: display names worked out, by the claim names asked for: an identity lives on in the
     #: verifier's cache for as long as its login token, and every token it mints asks again
     _names: dict[tuple[str, ...], str | None] = field(

@@ -1,4 +1,5 @@
-"""Several login systems at once: each token is verified by the one system its ``iss`` names.
+"""Several login systems at once: each token is verified by the one system its ``iss`` names
+(and, for Xsolla Login's projects, which share one ``iss``, its ``xsolla_login_project_id``).
 
 Each system is a :class:`~bridge.login.verifier.Verifier` with its own algorithms, secrets or
 keys, claims and cache. A token goes through the strict layer once, with every system's
@@ -6,7 +7,9 @@ algorithms allowed; its ``iss`` (an exact string comparison with each system's `
 then picks the one system that may check it, and only that system's algorithms and keys are
 tried. So an HS secret of one system never vouches for another system's token, an RS key never
 meets an HS system's token, and a token whose ``iss`` names no system is invalid, whatever
-signs it.
+signs it. Systems that share an ``iss`` each have a ``project_id``: the token's project claim
+(compared as an exact string) picks among them, and a token of no configured project is
+refused before any key is looked at, so a flood of invented projects fetches nothing.
 
 With one system (``upstream``) every token goes to it, exactly as before. With several cookie
 names, every login cookie a request carries is verified, and two people in one request are
@@ -24,6 +27,7 @@ from bridge.login.identity import Identity
 from bridge.login.jws import parse_compact
 from bridge.login.keysets import KeySet
 from bridge.login.verifier import Verifier
+from bridge.settings.login import PROJECT_CLAIM
 
 __all__ = ["LoginSystems"]
 
@@ -36,12 +40,20 @@ class LoginSystems:
             raise ValueError("one issuer per login system, and at least one system")
         self._verifiers = tuple(verifiers)
         self._only = verifiers[0] if len(verifiers) == 1 else None
-        by_issuer: dict[str, Verifier] = {}
+        # issuer -> its systems by project (None: the issuer's one system, whatever project)
+        by_issuer: dict[str, dict[str | None, Verifier]] = {}
         for verifier, issuer in zip(verifiers, issuers, strict=True):
             if self._only is None and issuer is None:
                 raise ValueError("with several login systems, each needs an issuer")
-            if issuer is not None and by_issuer.setdefault(issuer, verifier) is not verifier:
-                raise ValueError("two login systems have the same issuer")
+            if issuer is None:
+                continue
+            projects = by_issuer.setdefault(issuer, {})
+            if verifier.project in projects or (projects and verifier.project is None):
+                raise ValueError("two login systems have the same issuer and project")
+            projects[verifier.project] = verifier
+        for projects in by_issuer.values():
+            if len(projects) > 1 and None in projects:
+                raise ValueError("login systems sharing an issuer each need a project_id")
         self._by_issuer = by_issuer
         self._algorithms = frozenset().union(*(v.algorithms for v in verifiers))
         self._max_token = max(v.max_token_bytes for v in verifiers)
@@ -110,10 +122,19 @@ class LoginSystems:
                     raise TokenInvalid(reason="wrong_cookie")
                 return identity
         parsed = parse_compact(token, algorithms=self._algorithms, max_bytes=self._max_token)
-        iss = parsed.payload.get("iss")
-        system = self._by_issuer.get(iss) if isinstance(iss, str) else None
-        if system is None:
+        payload = parsed.payload
+        iss = payload.get("iss")
+        projects = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        if projects is None:
             raise TokenInvalid(reason="unknown_iss")
+        system = projects.get(None)
+        if system is None:
+            # the issuer's systems are projects: the token's own names the one (an exact
+            # string; a missing, unknown or non-string claim names none, and fetches no keys)
+            project = payload.get(PROJECT_CLAIM)
+            system = projects.get(project) if isinstance(project, str) else None
+            if system is None:
+                raise TokenInvalid(reason="unknown_project")
         if cookie is not None and system.cookie != cookie:
             raise TokenInvalid(reason="wrong_cookie")
         return await system.verify_parsed(token, parsed)

@@ -8,7 +8,9 @@ A token goes through two layers:
    the header's ``alg``, which is pinned to the configured list, so the key family is fixed by
    the configuration and an HMAC secret never meets an RS token or the reverse (RFC 8725 §3.1).
    HS tries every configured secret (rotation); RS/PS/ES asks the :class:`KeySet` for the
-   ``kid`` (or every key when the token has none). Then ``exp`` (required), ``nbf``, ``iat``
+   ``kid`` (or every key when the token has none); a system with a ``project_id`` first
+   requires the token's ``xsolla_login_project_id`` to be that very string (a number, a list or
+   anything else is not). Then ``exp`` (required), ``nbf``, ``iat``
    with ``leeway`` against the injected clock, ``iss`` by exact comparison and ``aud`` with
    PyJWT's semantics, and finally ``sub``.
 
@@ -35,7 +37,7 @@ from bridge.errors import KeysUnavailable, SubjectMissing, TokenInvalid
 from bridge.login.identity import Identity, is_sane_text, sane_email
 from bridge.login.jws import CompactToken, has_lone_surrogate, parse_compact
 from bridge.login.keysets import KeySet
-from bridge.settings.login import UpstreamSettings
+from bridge.settings.login import PROJECT_CLAIM, UpstreamSettings
 
 __all__ = ["Verifier"]
 
@@ -85,6 +87,8 @@ class Verifier:
         self._leeway = settings.leeway
         self._max_token = settings.max_token_bytes
         self._prefix = settings.subject_prefix or ""
+        #: the Xsolla Login project whose tokens this system takes (None: any token)
+        self.project = settings.project_id
         self._emails_verified = settings.emails_verified
         # token string -> (identity, key-set generation); insertion-ordered, oldest evicted
         self._cache: dict[str, tuple[Identity, int]] = {}
@@ -160,6 +164,9 @@ class Verifier:
             raise TokenInvalid(
                 reason="alg_not_allowed" if parsed.alg not in self._algorithms else "too_large"
             )
+        if self.project is not None and parsed.payload.get(PROJECT_CLAIM) != self.project:
+            # before the signature: a token of another project never makes us fetch keys
+            raise TokenInvalid(reason="unknown_project")
         keyset = self._keyset
         generation = 0 if keyset is None else keyset.generation
         identity = await self._verify(parsed)
@@ -208,6 +215,7 @@ class Verifier:
             login=self.name,
             name_claims=self._name_claims,
             email_verified=email is not None and (self._emails_verified or said is True),
+            project=self.project,
         )
 
     async def _check_signature(

@@ -41,6 +41,14 @@ def _family_of(info: ValidationInfo) -> str | None:
 
 #: a login system's short name, as metrics and access lines give it
 LoginName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+#: an Xsolla Login project's ID: a UUID, lowercase as Xsolla writes it in its tokens
+ProjectId = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+#: the claim of Xsolla Login's tokens that names their project
+PROJECT_CLAIM = "xsolla_login_project_id"
+#: in ``keys_url``, replaced by the entry's ``project_id``
+PROJECT_PLACEHOLDER = "{project_id}"
 #: what a login system's subjects start with, to keep them apart from other systems'
 SubjectPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,32}$")]
 
@@ -77,6 +85,8 @@ class UpstreamSettings(Model):
     subject_prefix: SubjectPrefix | None = None
     #: every email this system issues is verified: targets may claim ``email_verified: true``
     emails_verified: bool = False
+    #: an Xsolla Login project: its tokens' ``xsolla_login_project_id`` must equal it
+    project_id: ProjectId | None = None
 
     @field_validator("algorithms")
     @classmethod
@@ -127,13 +137,22 @@ class UpstreamSettings(Model):
             raise ValueError("discovery_url needs issuer: the document's issuer must equal it")
         return self
 
+    @model_validator(mode="after")
+    def _project_for_placeholder(self) -> UpstreamSettings:
+        if self.keys_url and PROJECT_PLACEHOLDER in self.keys_url and self.project_id is None:
+            raise ValueError("keys_url names {project_id}: set project_id")
+        return self
+
     @property
     def family(self) -> str:
         return algorithm_family(self.algorithms[0])
 
     @property
     def key_source(self) -> str | None:
-        """Where the published keys come from: ``keys_url`` or ``discovery_url`` (None: HS)."""
+        """Where the published keys come from: ``keys_url`` (its ``{project_id}`` filled in) or
+        ``discovery_url`` (None: HS)."""
+        if self.keys_url and self.project_id is not None:
+            return self.keys_url.replace(PROJECT_PLACEHOLDER, self.project_id)
         return self.keys_url or self.discovery_url
 
 
@@ -175,6 +194,37 @@ def subject_prefix_warnings(logins: Logins) -> list[str]:
                     "subject; use prefixes that do not start one another (end each with ':')"
                 )
     return warnings
+
+
+def login_problems(logins: Logins) -> list[str]:
+    """Login systems that cannot be told apart: one ``name`` twice, one project twice, or one
+    ``issuer`` shared by entries without distinct project ids; one line each."""
+    problems = []
+    names: dict[str, int] = {}
+    projects: dict[str, str] = {}
+    by_issuer: dict[str | None, list[tuple[str, UpstreamSettings]]] = {}
+    for index, (name, entry) in enumerate(logins):
+        if name in names:
+            problems.append(
+                f"upstreams: entries {names[name]} and {index} have the same name {name!r}"
+            )
+        names.setdefault(name, index)
+        if entry.project_id is not None:
+            if entry.project_id in projects:
+                problems.append(
+                    f"upstreams: {projects[entry.project_id]} and {name} have the same project_id"
+                )
+            projects.setdefault(entry.project_id, name)
+        by_issuer.setdefault(entry.issuer, []).append((name, entry))
+    for issuer, entries in by_issuer.items():
+        for i, (name, entry) in enumerate(entries):
+            for other, other_entry in entries[i + 1 :]:
+                if entry.project_id is None or other_entry.project_id is None:
+                    problems.append(
+                        f"upstreams: {name} and {other} have the same issuer {issuer!r}; "
+                        "entries may share an issuer only when each sets its own project_id"
+                    )
+    return problems
 
 
 def staff_login_problems(logins: Logins, staff_systems: Sequence[str] | None) -> list[str]:

@@ -16,6 +16,7 @@ from bridge.settings.login import (
     UpstreamEntry,
     UpstreamSettings,
     login_name,
+    login_problems,
     staff_login_problems,
     subject_prefix_warnings,
 )
@@ -38,7 +39,7 @@ class Settings(Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
     #: the one login system; with ``upstreams``, set to its first entry after validation
     upstream: UpstreamSettings = Field(default=None)  # type: ignore[assignment]  # set after
-    #: several login systems, each picked by its ``issuer``
+    #: several login systems, each picked by its ``issuer`` (and ``project_id``)
     upstreams: list[UpstreamEntry] | None = Field(default=None, min_length=1)
     targets: dict[TargetName, Target] = Field(min_length=1)
     #: what /generate/token mints; may be omitted when there is one target
@@ -73,27 +74,6 @@ class Settings(Model):
         if value is not None and targets is not None and value not in targets:
             raise ValueError(f"{value!r} is not one of the targets ({', '.join(sorted(targets))})")
         return value
-
-    @field_validator("upstreams")
-    @classmethod
-    def _distinct_systems(cls, upstreams: list[UpstreamEntry] | None) -> list[UpstreamEntry] | None:
-        if upstreams is None:
-            return None
-        problems = []
-        issuers: dict[str, int] = {}
-        names: dict[str, int] = {}
-        for i, entry in enumerate(upstreams):
-            if entry.issuer in issuers:
-                problems.append(f"entries {issuers[entry.issuer]} and {i} have the same issuer")
-            else:
-                issuers[entry.issuer] = i
-            name = login_name(entry, i)
-            if name in names:
-                problems.append(f"entries {names[name]} and {i} have the same name {name!r}")
-            names.setdefault(name, i)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return upstreams
 
     @model_validator(mode="after")
     def _one_upstream_form(self) -> Settings:
@@ -130,7 +110,8 @@ class Settings(Model):
 
     def cross_problems(self) -> list[str]:
         """Problems between sections that each validated alone; one line each."""
-        return staff_login_problems(self.logins, self.staff.login_systems)
+        logins = self.logins
+        return login_problems(logins) + staff_login_problems(logins, self.staff.login_systems)
 
     def warnings(self) -> list[str]:
         """What is valid but probably not meant; one line each (``bridge check-config``)."""

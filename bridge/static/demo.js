@@ -263,6 +263,7 @@
         sub: form.get("sub").trim(),
         email: form.get("email").trim(),
         name: form.get("name").trim(),
+        login: form.get("login"),
       });
       const who = user.name ? `${user.name} (${user.sub})` : user.sub;
       say(`Signed in as ${who}; the login cookie expires at ${clock(user.expires_at)}.`, "ok");

@@ -260,6 +260,43 @@ async def test_two_people_in_two_login_cookies_are_refused_both_ways(
         assert json.loads(body)["code"] == "00-01"
 
 
+async def test_projects_of_one_issuer_are_told_apart_on_the_fast_path_too(
+    make_client: ClientFactory,
+) -> None:
+    a, b = "0f8e8a34-6d9c-4b3a-9d8e-1a2b3c4d5e6f", "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    base = {**config()["upstream"], "issuer": "https://login.xsolla.com"}
+    data = config(upstreams=[
+        {**base, "name": "a", "project_id": a, "subject_prefix": "a:"},
+        {**base, "name": "b", "project_id": b, "subject_prefix": "b:",
+         "secrets": [{"value": "project-b-login-secret-0123456789abcdef01"}]},
+    ])  # fmt: skip
+    del data["upstream"]
+    s = parse_settings(data, environ={})
+    fast, slow = await make_client(s), await make_client(s, fast_path=False)
+    tokens = {
+        "a": login_token(xsolla_login_project_id=a),
+        "b": login_token("project-b-login-secret-0123456789abcdef01", xsolla_login_project_id=b),
+    }
+    for _ in range(2):
+        for name, token in tokens.items():
+            (status, _, body), (_, _, slow_body) = await both(
+                fast, slow, "/generate/token", headers={"Cookie": f"token={token}"}
+            )
+            assert status == 200
+            assert chat_claims(body)["external_id"] == chat_claims(slow_body)["external_id"]
+            assert chat_claims(body)["external_id"] == f"{name}:{SUB}"
+    assert answered(fast) == 2
+    # the same secret, another project: never a cached answer of a's, refused both ways
+    stranger = login_token(xsolla_login_project_id="00000000-0000-4000-8000-000000000000")
+    for _ in range(2):
+        (status, _, body), (slow_status, _, slow_body) = await both(
+            fast, slow, "/generate/token", headers={"Cookie": f"token={stranger}"}
+        )
+        assert status == slow_status == 401
+        assert body == slow_body
+    assert answered(fast) == 2
+
+
 async def test_a_fast_answer_has_its_access_line_and_request_id(
     make_client: ClientFactory, log_lines: Lines
 ) -> None:

@@ -268,4 +268,4 @@ def test_check_config_refuses_confusable_login_systems(tmp_path: Path) -> None:
     )
     result = run_cli("check-config", "--config", str(path))
     assert result.returncode == 2
-    assert "upstreams: entries 0 and 1 have the same issuer" in result.stderr
+    assert "upstreams: upstream-1 and upstream-2 have the same issuer" in result.stderr

@@ -44,7 +44,10 @@ def test_the_one_system_form_is_named_default() -> None:
 def test_two_entries_with_one_issuer_are_refused() -> None:
     found = problems(systems({"issuer": "https://a.example", **HS},
                              {"issuer": "https://a.example", "cookie": "b", **HS}))  # fmt: skip
-    assert found == ["upstreams: entries 0 and 1 have the same issuer"]
+    assert found == [
+        "upstreams: upstream-1 and upstream-2 have the same issuer 'https://a.example'; "
+        "entries may share an issuer only when each sets its own project_id"
+    ]
 
 
 def test_an_entry_without_issuer_and_an_hs_entry_without_secrets_are_refused_together() -> None:
