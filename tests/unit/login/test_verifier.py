@@ -578,3 +578,41 @@ async def test_errors_never_contain_the_token_or_claims() -> None:
     text = f"{caught.value!s} {caught.value!r} {caught.value.args}"
     assert "secret-user-id" not in text
     assert token[:20] not in text
+
+
+@pytest.mark.parametrize(
+    ("said", "system_vouches", "email", "verified"),
+    [
+        (..., False, "player@example.com", False),
+        (True, False, "player@example.com", True),
+        ("true", False, "player@example.com", True),
+        ("TRUE", False, "player@example.com", True),
+        (False, False, None, False),
+        ("false", False, None, False),
+        ("False", True, None, False),  # a system's vouching never revives a disowned email
+        (None, True, "player@example.com", True),
+        ("yes", False, "player@example.com", False),  # not a boolean: nothing said
+        (0, False, "player@example.com", False),
+    ],
+)
+async def test_email_verified_decides_whether_the_email_is_used_and_vouched_for(
+    said: Any, system_vouches: bool, email: str | None, verified: bool
+) -> None:
+    v = verifier(emails_verified=system_vouches)
+    identity = await v.verify(hs256(claims(email_verified=said)))
+    assert (identity.email, identity.email_verified) == (email, verified)
+    assert ("email" in identity.claims) is (email is not None)
+
+
+async def test_the_subject_prefix_and_the_project_are_the_identitys() -> None:
+    project = "0c2e3f1a-aaaa-4bbb-8ccc-000000000000"
+    v = verifier(subject_prefix="shop:", project_id=project)
+    identity = await v.verify(hs256(claims(xsolla_login_project_id=project)))
+    assert (identity.sub, identity.project) == (
+        "shop:6d1c4d0a-9f1e-4a8e-9b7c-1f2e3d4c5b6a",
+        project,
+    )
+    for other in ("0c2e3f1a-aaaa-bbbb-cccc-000000000000", project.upper(), [project], ...):
+        assert await reason_of(v, hs256(claims(xsolla_login_project_id=other))) == (
+            "unknown_project"
+        )
