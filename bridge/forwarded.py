@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-#: a request carrying any of these came through a proxy
+#: a request carrying any of these came through a proxy (CDNs name the client in their own)
 PROXY_HEADERS = (
     "Forwarded",
     "X-Forwarded-For",
@@ -30,6 +30,11 @@ PROXY_HEADERS = (
     "X-Forwarded-Proto",
     "X-Real-IP",
     "Via",
+    "X-Client-IP",
+    "True-Client-IP",
+    "CF-Connecting-IP",
+    "Fastly-Client-IP",
+    "X-Cluster-Client-IP",
 )
 
 _TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"

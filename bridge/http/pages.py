@@ -34,6 +34,7 @@ from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bridge.errors import DemoRefused, InvalidDemoUser, NotFound, UnsupportedMediaType
+from bridge.forwarded import PROXY_HEADERS
 from bridge.login.devtokens import mint_login_token
 from bridge.login.identity import is_sane_text
 from bridge.settings.login import UpstreamSettings
@@ -67,12 +68,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-#: a request carrying any of these came through a proxy: not a local development request
-PROXY_HEADERS = (
-    "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via",
-    "X-Client-IP", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
-    "X-Cluster-Client-IP",
-)  # fmt: skip
 #: the only ``Host`` a demo request may name (with or without a port): a page of another name
 #: that resolves to this machine (DNS rebinding), or a tunnel, is not the developer's browser
 _LOCAL_HOST = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
