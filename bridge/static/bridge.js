@@ -413,7 +413,13 @@
     async function intercom(opts) {
       opts = opts || {};
       const target = opts.target || DEFAULT_TARGETS.intercom;
-      const Intercom = widget("Intercom", opts.Intercom, "The Intercom Messenger");
+      // looked up at each call, not kept: Intercom's script replaces the loader's stub with
+      // the Messenger when it arrives, and a call made on the old stub after that is lost
+      function Intercom() {
+        const messenger = widget("Intercom", opts.Intercom, "The Intercom Messenger");
+        return messenger.apply(null, arguments);
+      }
+      widget("Intercom", opts.Intercom, "The Intercom Messenger");
       if (!opts.appId) throw new BridgeError("bad_option", "bridge.intercom needs appId");
       const renewBefore = opts.renewBeforeSeconds == null ? 60 : opts.renewBeforeSeconds;
       const minRenew = opts.minRenewSeconds == null ? 30 : opts.minRenewSeconds;

@@ -96,6 +96,34 @@ async def test_intercom_legacy_boots_with_user_id_and_user_hash(make_stage: Make
     }
 
 
+async def test_intercom_boots_the_messenger_that_replaced_the_loader_stub(
+    make_stage: MakeStage,
+) -> None:
+    # Intercom's script swaps the loader's stub for the Messenger when it arrives, which may
+    # be while the token is on its way: the boot must reach the Messenger, not the old stub
+    stage = await make_stage(targets=targets())
+    result = await run(
+        stage,
+        """async (gateway) => {
+            const stub = window.Intercom;
+            const stubCalls = [], messengerCalls = [];
+            window.Intercom = (...args) => stubCalls.push(args);
+            const booted = Bridge.connect({gateway}).intercom({appId: "abc123"});
+            window.Intercom = (...args) => messengerCalls.push(args);
+            const handle = await booted;
+            handle.logout();
+            window.Intercom = stub;
+            return {stub: stubCalls, messenger: messengerCalls};
+        }""",
+    )
+    assert result["stub"] == []
+    assert [call[0] for call in result["messenger"]] == ["boot", "shutdown"]
+    claims = jwt.decode(
+        result["messenger"][0][1]["intercom_user_jwt"], INTERCOM_SECRET, algorithms=["HS256"]
+    )
+    assert claims["user_id"] == SUB
+
+
 async def test_crisp_gets_the_email_and_its_signature(make_stage: MakeStage) -> None:
     stage = await make_stage(targets=targets())
     result = await run(
