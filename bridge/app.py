@@ -54,7 +54,7 @@ from bridge.staff import StaffAuth
 from bridge.state import DRAINING, FAST_PATH, RETIRING
 from bridge.targets.base import Broker, BrokerResources, Signer
 from bridge.targets.registry import build_signers
-from bridge.zendesk.client import chat_client, support_client
+from bridge.zendesk.clients import chat_client, support_client
 from bridge.zendesk.users import LoginUserLookup
 from bridge.zendesk.visitors import VisitorLookup
 

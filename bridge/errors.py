@@ -42,7 +42,7 @@ Descriptions are fixed, human-readable strings: they never echo input, tokens or
 :class:`ConfigError` stands apart: it stops a start-up (or ``bridge check-config``) and is never
 an HTTP answer; so does :class:`ListenError` (the listening address cannot be taken). Three
 private signals never leave the module that raises and catches them: a
-retryable vendor answer (``bridge.zendesk.client``), a failed key fetch
+retryable vendor answer (``bridge.vendors.client``), a failed key fetch
 (``bridge.login.keysets``) and a duplicate JSON key (``bridge.login.jws``).
 """
 

@@ -31,8 +31,10 @@ Series (all prefixed ``bridge_``)::
     tokens_minted_total{target}
     token_verification_failures_total{reason}         TokenError.reason (and keys_unavailable)
     cache_lookups_total{kind,result}                  result = hit | miss
-    zendesk_requests_total{api,status}                HTTP status, or timeout / connection_error
-    zendesk_breaker_state{api}                        0 closed, 1 half-open, 2 open
+    vendor_requests_total{vendor,api,status}          HTTP status, or timeout / connection_error
+    vendor_breaker_state{vendor,api}                  0 closed, 1 half-open, 2 open
+    zendesk_requests_total{api,status}                deprecated: vendor_requests_total's values,
+    zendesk_breaker_state{api}                        ... api = the vendor unless it is Zendesk
     redis_up                                          1 reachable, 0 not (absent: no Redis)
     login_keys_fetches_total{login,result}            result = ok | failed
     worker_restarts_total                             counted by the supervisor (bridge serve)
@@ -261,12 +263,22 @@ class Metrics:
         self.cache = Counter(
             "bridge_cache_lookups", "Lookup cache reads.", ["kind", "result"], registry=r
         )
-        self.zendesk = Counter(
-            "bridge_zendesk_requests", "Calls to Zendesk APIs, by answer.", ["api", "status"],
-            registry=r,
+        self.vendor_calls = Counter(
+            "bridge_vendor_requests", "Calls to vendor APIs, by vendor, API and answer.",
+            ["vendor", "api", "status"], registry=r,
         )  # fmt: skip
         self.breaker = Gauge(
-            "bridge_zendesk_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            "bridge_vendor_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            ["vendor", "api"], registry=r, multiprocess_mode="livemax",
+        )  # fmt: skip
+        # the names before vendor_* (deprecated; removed in the next release): the same values,
+        # with every vendor's calls under one ``api`` label as they were counted then
+        self.zendesk = Counter(
+            "bridge_zendesk_requests", "Deprecated: bridge_vendor_requests_total.",
+            ["api", "status"], registry=r,
+        )  # fmt: skip
+        self.zendesk_breaker = Gauge(
+            "bridge_zendesk_breaker_state", "Deprecated: bridge_vendor_breaker_state.",
             ["api"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
         self.rate_limits = Counter(
@@ -325,11 +337,13 @@ class Metrics:
     def rate_limit_event(self, limit: str, outcome: Literal["limited", "fail_open"]) -> None:
         self.rate_limits.labels(limit, outcome).inc()
 
-    def zendesk_answer(self, api: str, status: int | str) -> None:
-        self.zendesk.labels(api, str(status)).inc()
+    def vendor_answer(self, vendor: str, api: str, status: int | str) -> None:
+        self.vendor_calls.labels(vendor, api, str(status)).inc()
+        self.zendesk.labels(_old_api(vendor, api), str(status)).inc()
 
-    def breaker_changed(self, api: str, state: BreakerState) -> None:
-        self.breaker.labels(api).set(BREAKER_STATES[state])
+    def breaker_changed(self, vendor: str, api: str, state: BreakerState) -> None:
+        self.breaker.labels(vendor, api).set(BREAKER_STATES[state])
+        self.zendesk_breaker.labels(_old_api(vendor, api)).set(BREAKER_STATES[state])
 
     def login_keys_fetched(self, login: str, *, ok: bool) -> None:
         self.key_fetches.labels(login, "ok" if ok else "failed").inc()
@@ -360,6 +374,12 @@ class Metrics:
         registry.register(_SharedDurations(self.durations, directory))
         registry.register(_WorkerRestarts(directory))
         return generate_latest(registry)
+
+
+def _old_api(vendor: str, api: str) -> str:
+    """The ``api`` label of the deprecated ``bridge_zendesk_*`` series: Zendesk's API, or the
+    vendor's name for any other vendor (HubSpot's calls were ``api="hubspot"``)."""
+    return api if vendor == "zendesk" else vendor
 
 
 def metrics_handler(

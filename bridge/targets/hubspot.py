@@ -5,9 +5,9 @@
 lastName}`` answers ``{"token"}``, good for 12 hours. The gateway reuses that token per login
 user (the cache: Redis when configured, in process otherwise) for ``ttl`` seconds, at most 12
 hours less :data:`SAFETY_MARGIN`, so a page never receives a token about to lapse; concurrent
-first requests of one user make one call (:class:`~bridge.zendesk.singleflight.SingleFlight`,
+first requests of one user make one call (:class:`~bridge.vendors.singleflight.SingleFlight`,
 across processes too with Redis). HubSpot's trouble is answered like the Zendesk lookups'
-(:class:`~bridge.zendesk.client.VendorClient`: 401/403 -> 502 ``vendor_auth_failed``, 429 ->
+(:class:`~bridge.vendors.client.VendorClient`: 401/403 -> 502 ``vendor_auth_failed``, 429 ->
 503 ``vendor_rate_limited`` with ``Retry-After``, 5xx -> 503, a hang -> 504 at the deadline).
 An email is required. Another 4xx (a 400 for an email HubSpot will not take) is that user's
 failure: 502 ``vendor_bad_response`` for them, remembered for :data:`REFUSED_TTL` seconds so
@@ -30,14 +30,16 @@ from bridge.errors import EmailMissing, VendorBadResponse, VendorRefusedInput
 from bridge.login.identity import Identity
 from bridge.settings.base import HttpUrl, SecretSource
 from bridge.targets.base import Broker, BrokerResources, Clock, MintedToken, TargetSettings
-from bridge.zendesk.client import VendorClient, vendor_breaker
-from bridge.zendesk.singleflight import SingleFlight
+from bridge.vendors.client import VendorClient, vendor_breaker
+from bridge.vendors.singleflight import SingleFlight
 
 #: HubSpot's visitor identification tokens last 12 hours
 TOKEN_LIFETIME = 43200
 #: a reused token is handed out no later than this long before HubSpot's 12 hours end
 SAFETY_MARGIN = 900
 CREATE_PATH = "/visitor-identification/v3/tokens/create"
+#: the ``api`` label of HubSpot's calls in the metrics (vendor ``hubspot``)
+API = "visitor_identification"
 #: seconds a user's input that HubSpot refused (a 4xx) is answered from the cache
 REFUSED_TTL = 60
 #: what a HubSpot token may look like: printable ASCII, no spaces, bounded
@@ -119,16 +121,19 @@ class HubSpotBroker(Broker):
                 cooldown=self._breaker_cooldown,
                 clock=self._monotonic,
                 metrics=metrics,
-                api="hubspot",
+                vendor="hubspot",
+                api=API,
             ),
             clock=self._monotonic,
             sleep=self._sleep,
             metrics=metrics,
-            api="hubspot",
+            vendor="hubspot",
+            api=API,
         )
         self._flights = SingleFlight(
             resources.cache,
             kind="hubspot",
+            vendor="hubspot",
             encode=self._encode_entry,
             decode=self._decode_entry,
             ttl=self._cache_ttl,

@@ -1,3 +1,3 @@
-"""What the gateway asks Zendesk for the staff lookups: the resilient client and its breaker,
-single flight over the cache, one generic cached lookup, and the two lookups built on it.
-``python -m bridge.zendesk.dev`` runs a stand-in Zendesk for development."""
+"""Zendesk's own part of the staff lookups: the Chat and Support clients built from settings,
+and the two lookups (Chat visitors, Support users) built on :mod:`bridge.vendors`.
+``python -m bridge.dev.zendesk`` runs a stand-in Zendesk for development."""

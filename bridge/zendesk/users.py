@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import InvalidIdentifier, NotFound, Source, VendorBadResponse
-from bridge.zendesk.fields import id_string, malformed, optional_str
-from bridge.zendesk.lookup import CachedLookup
+from bridge.vendors.fields import id_string, malformed, optional_str
+from bridge.vendors.lookup import CachedLookup
+from bridge.zendesk.source import answered_by
 
 #: a login user id (Xsolla: a UUID); Zendesk's ``external_id`` is at most 255 characters
 LOGIN_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,254}$")
@@ -94,7 +95,7 @@ class LoginUserLookup(CachedLookup[tuple[ZendeskUser, ...]]):
     async def lookup(self, login_user_id: str) -> LoginUserLinkage:
         login_user_id = validate_login_user_id(login_user_id)
         found = await self.get(login_user_id)
-        return LoginUserLinkage(login_user_id, found.value or (), found.source)
+        return LoginUserLinkage(login_user_id, found.value or (), answered_by(found))
 
     async def fetch(self, ident: str, deadline_at: float) -> tuple[ZendeskUser, ...]:
         try:

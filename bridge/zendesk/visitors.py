@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge.errors import InvalidIdentifier, NotFound, Source, VisitorNotFound
-from bridge.zendesk.fields import id_string, malformed, optional_str
-from bridge.zendesk.lookup import CachedLookup
+from bridge.vendors.fields import id_string, malformed, optional_str
+from bridge.vendors.lookup import CachedLookup
+from bridge.zendesk.source import answered_by
 
 #: a Chat visitor id, e.g. ``9855790.xjj3ukxyIhn6j3``; ``..`` is refused separately
 VISITOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -125,8 +126,8 @@ class VisitorLookup(CachedLookup[Visitor]):
         visitor_id = validate_visitor_id(visitor_id)
         found = await self.get(visitor_id)
         if found.value is None:
-            raise VisitorNotFound(source=found.source)
-        return VisitorVerdict(found.value, found.source)
+            raise VisitorNotFound(source=answered_by(found))
+        return VisitorVerdict(found.value, answered_by(found))
 
     async def fetch(self, ident: str, deadline_at: float) -> Visitor | None:
         try:

@@ -12,9 +12,10 @@ import pytest
 
 from bridge.settings.loading import parse_settings
 from bridge.settings.root import Settings
-from tests.conftest import EMAIL, AppClient, ClientFactory, config, login_token
+from tests.conftest import EMAIL, AppClient, ClientFactory, Lines, config, login_token
 from tests.support.fake_hubspot import ACCESS_TOKEN, CREATE_PATH, FakeHubSpot
 from tests.support.fake_zendesk import Reply
+from tests.support.prom import scrape, value
 from tests.support.redis_server import RedisServer, unique_prefix
 
 PATH = "/v1/targets/hubspot/token"
@@ -297,6 +298,25 @@ async def test_the_access_token_and_hubspot_token_never_reach_the_logs(
     assert ACCESS_TOKEN not in text
     assert "hs-token-1" not in text
     assert "vendor_401" in text  # the refusal was logged, by its reason only
+
+
+async def test_hubspot_calls_are_counted_and_logged_as_hubspot_not_zendesk(
+    make_client: ClientFactory, fake_hubspot: FakeHubSpot, log_lines: Lines
+) -> None:
+    client = await make_client(hubspot_settings(fake_hubspot))
+    fake_hubspot.then(Reply(401, json={}))
+    assert (await token(client))[0] == 502
+    assert (await token(client, sub="someone-else"))[0] == 200
+    samples = await scrape(client)
+    calls = {"vendor": "hubspot", "api": "visitor_identification"}
+    assert value(samples, "bridge_vendor_requests_total", **calls, status="401") == 1
+    assert value(samples, "bridge_vendor_requests_total", **calls, status="200") == 1
+    assert value(samples, "bridge_vendor_breaker_state", **calls) == 0
+    assert not [key for key in samples if dict(key[1]).get("vendor") == "zendesk"]
+    # the deprecated series keep HubSpot's calls where they were counted before
+    assert value(samples, "bridge_zendesk_requests_total", api="hubspot", status="200") == 1
+    refusals = [line for line in log_lines() if "refused the API credentials" in line["event"]]
+    assert [line["logger"] for line in refusals] == ["bridge.hubspot"]
 
 
 async def test_the_development_stand_in_serves_the_gateway_like_hubspot(

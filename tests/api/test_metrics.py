@@ -103,6 +103,11 @@ async def test_staff_lookups_count_cache_hits_misses_and_zendesk_answers(
     samples = await scrape(client)
     assert value(samples, "bridge_cache_lookups_total", kind="visitor", result="miss") == 2
     assert value(samples, "bridge_cache_lookups_total", kind="visitor", result="hit") == 2
+    calls = {"vendor": "zendesk", "api": "chat"}
+    assert value(samples, "bridge_vendor_requests_total", **calls, status="200") == 1
+    assert value(samples, "bridge_vendor_requests_total", **calls, status="404") == 1
+    assert value(samples, "bridge_vendor_breaker_state", **calls) == 0
+    # the deprecated names still carry the same values for this release
     assert value(samples, "bridge_zendesk_requests_total", api="chat", status="200") == 1
     assert value(samples, "bridge_zendesk_requests_total", api="chat", status="404") == 1
     assert value(samples, "bridge_zendesk_breaker_state", api="chat") == 0
@@ -119,9 +124,12 @@ async def test_breaker_state_shows_an_open_circuit(
         async with client.get(f"/v1/visitors/{visitor}", headers=AUTH) as response:
             assert response.status == 503
     samples = await scrape(client)
+    calls = {"vendor": "zendesk", "api": "chat"}
+    assert value(samples, "bridge_vendor_breaker_state", **calls) == 2
+    assert value(samples, "bridge_vendor_requests_total", **calls, status="503") == 1
+    assert value(samples, "bridge_vendor_requests_total", **calls, status="502") == 1
     assert value(samples, "bridge_zendesk_breaker_state", api="chat") == 2
     assert value(samples, "bridge_zendesk_requests_total", api="chat", status="503") == 1
-    assert value(samples, "bridge_zendesk_requests_total", api="chat", status="502") == 1
     assert len(fake_zendesk.requests) == 2  # the third was answered by the open breaker
 
 

@@ -29,9 +29,10 @@ from bridge.errors import (
     VisitorNotFound,
 )
 from bridge.settings.zendesk import ZendeskSupportApiSettings
-from bridge.zendesk.breaker import CircuitBreaker
-from bridge.zendesk.client import VendorClient, parse_retry_after, support_client
-from bridge.zendesk.singleflight import DECODED_ENTRIES
+from bridge.vendors.breaker import CircuitBreaker
+from bridge.vendors.client import VendorClient, parse_retry_after
+from bridge.vendors.singleflight import DECODED_ENTRIES
+from bridge.zendesk.clients import support_client
 from bridge.zendesk.users import LoginUserLookup
 from bridge.zendesk.visitors import Visitor, VisitorLookup, parse_visitor
 from tests.support.fake_zendesk import (
@@ -56,7 +57,14 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def chat(session: aiohttp.ClientSession, base_url: str, **knobs: Any) -> VendorClient:
     knobs.setdefault("backoff_base", 0.01)
-    return VendorClient(session, base_url=base_url, authorization=f"Bearer {CHAT_TOKEN}", **knobs)
+    return VendorClient(
+        session,
+        base_url=base_url,
+        authorization=f"Bearer {CHAT_TOKEN}",
+        vendor="zendesk",
+        api="chat",
+        **knobs,
+    )
 
 
 def lookup_for(client: VendorClient, cache: MemoryCache | None = None) -> VisitorLookup:

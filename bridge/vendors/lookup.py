@@ -3,7 +3,7 @@
 A :class:`CachedLookup` validates nothing itself; its subclasses say what they fetch and how
 their answers are stored (:meth:`~CachedLookup.fetch`, :meth:`~CachedLookup.encode`,
 :meth:`~CachedLookup.decode`), and it adds the per-lookup deadline, single flight
-(:mod:`bridge.zendesk.singleflight`) and one ``close``.
+(:mod:`bridge.vendors.singleflight`) and one ``close``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from bridge.cache import Cache
 from bridge.metrics import Metrics
-from bridge.zendesk.client import VendorClient
-from bridge.zendesk.singleflight import Found, SingleFlight
+from bridge.vendors.client import VendorClient
+from bridge.vendors.singleflight import Found, SingleFlight
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -49,6 +49,7 @@ class CachedLookup(ABC, Generic[T]):
         self._flights: SingleFlight[T] = SingleFlight(
             cache,
             kind=self.kind,
+            vendor=client.vendor,
             encode=self.encode,
             decode=self.decode,
             ttl=self.ttl_for,

@@ -1,9 +1,9 @@
-r"""The resilient JSON client for a vendor API, and the two Zendesk clients built from settings.
+r"""The resilient JSON client for a vendor API.
 
 :class:`VendorClient` ``GET``\s (or ``POST``\s) JSON with one overall deadline per call,
 retries with jittered exponential backoff only for 429/502/503/504 and connection errors,
 ``Retry-After`` honoured when it fits the deadline, a
-:class:`~bridge.zendesk.breaker.CircuitBreaker`, no redirects, a body size cap and strict JSON.
+:class:`~bridge.vendors.breaker.CircuitBreaker`, no redirects, a body size cap and strict JSON.
 Its answers, as errors from :mod:`bridge.errors`::
 
     NotFound                     404  (plain: the caller decides what a 404 means)
@@ -25,10 +25,8 @@ counts either way, so one user whose input a vendor refuses cannot open the brea
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import json
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -49,10 +47,7 @@ from bridge.errors import (
     VendorUnavailable,
 )
 from bridge.metrics import BreakerState, Metrics
-from bridge.settings.zendesk import ZendeskChatApiSettings, ZendeskSupportApiSettings
-from bridge.zendesk.breaker import CircuitBreaker, retry_after
-
-log = logging.getLogger("bridge.zendesk")
+from bridge.vendors.breaker import CircuitBreaker, retry_after, vendor_logger
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -123,18 +118,25 @@ class VendorClient:
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         metrics: Metrics | None = None,
-        api: str = "zendesk",
+        vendor: str,
+        api: str,
     ) -> None:
         self._session = session
         self._metrics = metrics
-        #: the ``api`` label of this client's metrics (``chat``, ``support``)
+        #: the vendor called (``zendesk``, ``hubspot``): metrics' ``vendor`` label, the
+        #: logger's name (``bridge.{vendor}``) and the ``source`` of a fetched answer
+        self.vendor = vendor
+        #: which of the vendor's APIs (``chat``, ``support``): the metrics' ``api`` label
         self.api = api
+        self._log = vendor_logger(vendor)
         self.base_url = base_url.rstrip("/")
         self._authorization = authorization
         self.deadline = deadline
         self._max_retries = max_retries
         self._max_body = max_body_bytes
-        self.breaker = breaker or CircuitBreaker(failures=5, cooldown=15.0, clock=clock)
+        self.breaker = breaker or CircuitBreaker(
+            failures=5, cooldown=15.0, clock=clock, logger=self._log
+        )
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._clock = clock
@@ -193,7 +195,9 @@ class VendorClient:
                         retry.retry_after if retry.retry_after is not None else delay
                     )
                     raise retry.error from None
-                log.info("retrying %s in %.2fs (%s)", self.base_url, delay, retry.error.reason)
+                self._log.info(
+                    "retrying %s in %.2fs (%s)", self.base_url, delay, retry.error.reason
+                )
                 await self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
@@ -249,7 +253,7 @@ class VendorClient:
 
     def _count(self, status: int | str) -> None:
         if self._metrics is not None:
-            self._metrics.zendesk_answer(self.api, status)
+            self._metrics.vendor_answer(self.vendor, self.api, status)
 
     async def _request(self, request: _Request) -> tuple[int, CIMultiDictProxy[str], bytes | None]:
         headers = {"Authorization": self._authorization, "Accept": "application/json"}
@@ -291,7 +295,10 @@ class VendorClient:
         if status == 404:
             raise NotFound(reason="vendor_404")
         if status in (401, 403):
-            log.error("%s refused the API credentials (%s) at %s", self.api, status, self.base_url)
+            self._log.error(
+                "%s %s refused the API credentials (%s) at %s",
+                self.vendor, self.api, status, self.base_url,
+            )  # fmt: skip
             raise VendorAuthFailed(reason=f"vendor_{status}")
         if status in RETRY_STATUSES:
             error: VendorUnavailable = (
@@ -309,86 +316,26 @@ class VendorClient:
 
 
 def vendor_breaker(
-    *, failures: int, cooldown: float, clock: Clock, metrics: Metrics | None, api: str
-) -> CircuitBreaker:
-    """A breaker whose state is the ``api``'s ``breaker_state`` metric."""
-    on_change = None
-    if metrics is not None:
-        metrics.breaker_changed(api, "closed")
-
-        def on_change(state: BreakerState) -> None:
-            metrics.breaker_changed(api, state)
-
-    return CircuitBreaker(failures=failures, cooldown=cooldown, clock=clock, on_change=on_change)
-
-
-def _breaker(
-    settings: ZendeskChatApiSettings | ZendeskSupportApiSettings,
+    *,
+    failures: int,
+    cooldown: float,
     clock: Clock,
     metrics: Metrics | None,
+    vendor: str,
     api: str,
 ) -> CircuitBreaker:
-    return vendor_breaker(
-        failures=settings.breaker_failures,
-        cooldown=settings.breaker_cooldown,
+    """A breaker whose state is the ``vendor``'s ``api``'s breaker metric."""
+    on_change = None
+    if metrics is not None:
+        metrics.breaker_changed(vendor, api, "closed")
+
+        def on_change(state: BreakerState) -> None:
+            metrics.breaker_changed(vendor, api, state)
+
+    return CircuitBreaker(
+        failures=failures,
+        cooldown=cooldown,
         clock=clock,
-        metrics=metrics,
-        api=api,
-    )
-
-
-def chat_client(
-    session: aiohttp.ClientSession,
-    settings: ZendeskChatApiSettings,
-    *,
-    clock: Clock = time.monotonic,
-    metrics: Metrics | None = None,
-    **knobs: Any,
-) -> VendorClient:
-    """The Chat REST API client: OAuth Bearer (the only auth that API takes)."""
-    return VendorClient(
-        session,
-        base_url=settings.base_url,
-        authorization="Bearer " + settings.token.secret.reveal().decode(),
-        deadline=settings.deadline,
-        max_retries=settings.max_retries,
-        max_body_bytes=settings.max_body_bytes,
-        breaker=_breaker(settings, clock, metrics, "chat"),
-        clock=clock,
-        metrics=metrics,
-        api="chat",
-        **knobs,
-    )
-
-
-def support_client(
-    session: aiohttp.ClientSession,
-    settings: ZendeskSupportApiSettings,
-    *,
-    clock: Clock = time.monotonic,
-    metrics: Metrics | None = None,
-    **knobs: Any,
-) -> VendorClient:
-    """The Support API client: ``{email}/token:{token}`` Basic when ``email`` is set, else
-    OAuth Bearer. ``base_url`` is ``https://{subdomain}.zendesk.com`` (a trailing ``/api/v2``
-    is tolerated)."""
-    token = settings.token.secret.reveal().decode()
-    if settings.email:
-        pair = f"{settings.email}/token:{token}".encode()
-        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-    else:
-        authorization = "Bearer " + token
-    base_url = settings.base_url.rstrip("/").removesuffix("/api/v2")
-    return VendorClient(
-        session,
-        base_url=base_url,
-        authorization=authorization,
-        deadline=settings.deadline,
-        max_retries=settings.max_retries,
-        max_body_bytes=settings.max_body_bytes,
-        breaker=_breaker(settings, clock, metrics, "support"),
-        clock=clock,
-        metrics=metrics,
-        api="support",
-        **knobs,
+        on_change=on_change,
+        logger=vendor_logger(vendor),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,10 +17,9 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from bridge.cache import Cache
-from bridge.errors import Source, VendorBadResponse, VendorTimeout
+from bridge.errors import VendorBadResponse, VendorTimeout
 from bridge.metrics import Metrics
-
-log = logging.getLogger("bridge.zendesk")
+from bridge.vendors.breaker import vendor_logger
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -34,7 +32,8 @@ _MISS: Any = object()
 class Found(Generic[T]):
     #: None: the vendor said "no such thing" (a negative entry)
     value: T | None
-    source: Source
+    #: ``cache``, or the vendor that was asked (``zendesk``, ``hubspot``)
+    source: str
 
 
 #: decoded cache entries kept per lookup kind (the same bytes decode to the same value)
@@ -54,6 +53,7 @@ class SingleFlight(Generic[T]):
         cache: Cache,
         *,
         kind: str,
+        vendor: str,
         encode: Callable[[T], Any],
         decode: Callable[[Any], T],
         ttl: Callable[[T], float],
@@ -67,6 +67,8 @@ class SingleFlight(Generic[T]):
         self._cache = cache
         self._metrics = metrics
         self._kind = kind
+        self._vendor = vendor
+        self._log = vendor_logger(vendor)
         self._encode = encode
         self._decode = decode
         self._ttl = ttl
@@ -147,7 +149,7 @@ class SingleFlight(Generic[T]):
                 raise ValueError("bad found flag")
             return self._decode(entry["value"])
         except (ValueError, TypeError, KeyError, VendorBadResponse):
-            log.warning("ignoring a corrupt %s cache entry", self._kind)
+            self._log.warning("ignoring a corrupt %s cache entry", self._kind)
             return _MISS
 
     async def _write(self, key: str, value: T | None) -> None:
@@ -181,7 +183,7 @@ class SingleFlight(Generic[T]):
                             return Found(hit, "cache")
                     value = await fetch(deadline_at)
                     await self._write(key, value)
-                    return Found(value, "zendesk")
+                    return Found(value, self._vendor)
                 finally:
                     await self._cache.release(lock)
             # another process is asking the vendor: wait for its answer to land in the cache

@@ -16,7 +16,11 @@ from typing import Literal
 from bridge.errors import CircuitOpen
 from bridge.metrics import BreakerState
 
-log = logging.getLogger("bridge.zendesk")
+
+def vendor_logger(vendor: str) -> logging.Logger:
+    """The logger of what happens in the calls to ``vendor``: ``bridge.{vendor}``."""
+    return logging.getLogger(f"bridge.{vendor}")
+
 
 Clock = Callable[[], float]
 
@@ -40,12 +44,14 @@ class CircuitBreaker:
         cooldown: float,
         clock: Clock = time.monotonic,
         on_change: Callable[[BreakerState], None] | None = None,
+        logger: logging.Logger | None = None,
     ) -> None:
         self._threshold = failures
         self._cooldown = cooldown
         self._clock = clock
         #: told each new state (for the breaker gauge); half-open is reported when a trial starts
         self._on_change = on_change
+        self._log = logger or logging.getLogger("bridge.vendors")
         self._failures = 0
         self._open_until: float | None = None
         self._trial = False
@@ -78,7 +84,7 @@ class CircuitBreaker:
         self._failures += 1
         if self._trial or self._failures >= self._threshold:
             if self._open_until is None or not self._trial:
-                log.warning("circuit breaker open for %.0fs", self._cooldown)
+                self._log.warning("circuit breaker open for %.0fs", self._cooldown)
             self._open_until = self._clock() + self._cooldown
             self._changed("open")
         self._trial = False
