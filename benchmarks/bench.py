@@ -345,7 +345,7 @@ def main() -> int:
 
         zendesk = bench.serve(
             "zendesk",
-            [sys.executable, "-m", "bridge.zendesk.dev", "--port", "{port}"],
+            [sys.executable, "-m", "bridge.dev.zendesk", "--port", "{port}"],
             1,
             f"/api/v2/chat/visitors/{VISITOR}",
         )

@@ -322,10 +322,10 @@ async def test_hubspot_calls_are_counted_and_logged_as_hubspot_not_zendesk(
 async def test_the_development_stand_in_serves_the_gateway_like_hubspot(
     make_client: ClientFactory, aiohttp_server: Any
 ) -> None:
-    from bridge.targets.hubspot_dev import ACCESS_TOKEN as DEV_TOKEN
-    from bridge.targets.hubspot_dev import create_dev_app
+    from bridge.dev.hubspot import ACCESS_TOKEN as DEV_TOKEN
+    from bridge.dev.hubspot import FakeHubSpot as DevHubSpot
 
-    server = await aiohttp_server(create_dev_app())
+    server = await aiohttp_server(DevHubSpot().app)
     data = config()
     data["targets"]["hubspot"] = {
         "type": "hubspot",
@@ -335,7 +335,7 @@ async def test_the_development_stand_in_serves_the_gateway_like_hubspot(
     client = await make_client(parse_settings(data, environ={}))
     status, body, _ = await token(client)
     assert status == 200
-    assert body["token"].startswith("dev-hs-")
+    assert body["token"] == "hs-token-1"
     assert (await token(client))[1]["token"] == body["token"]  # reused
     data["targets"]["hubspot"]["access_token"] = {"value": "pat-wrong"}
     wrong = await make_client(parse_settings(data, environ={}))

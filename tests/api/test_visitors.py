@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 import yarl
 from pytest_aiohttp import AiohttpServer
 
+from bridge.dev import zendesk as devzendesk
 from bridge.settings.root import Settings
-from bridge.zendesk import dev as devzendesk
 from tests.conftest import SUB, AppClient, ClientFactory, Lines, login_token, settings
 from tests.support.fake_zendesk import CHAT_TOKEN, LOGIN_USER, FakeZendesk, Reply
 from tests.support.redis_server import RedisServer, unique_prefix
@@ -620,7 +620,7 @@ async def test_no_staff_keys_configured_means_nobody_gets_in(
 async def test_the_development_stand_in_answers_a_lookup_end_to_end(
     make_client: ClientFactory, aiohttp_server: AiohttpServer
 ) -> None:
-    server = await aiohttp_server(devzendesk.create_dev_app())
+    server = await aiohttp_server(devzendesk.FakeZendesk().app)
     base = str(server.make_url("/")).rstrip("/")
     app_settings = settings(
         zendesk_chat_api={

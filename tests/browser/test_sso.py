@@ -1,7 +1,7 @@
 """Zendesk help center single sign-on in Chromium: from a signed-in page to the fake help
 center and back to ``return_to``, with and without scripts, and through the site's login.
 
-The fake help center (``tests/support/fake_help_center.py``) is on ``127.0.0.1``, another site
+The fake help center (``bridge/dev/help_center.py``) is on ``127.0.0.1``, another site
 than the gateway and the shop on ``localhost``, as Zendesk is: the login cookie reaches the
 gateway on Zendesk's top-level redirect, and the form is a cross-site POST. The fake verifies
 each token with PyJWT; the test checks that no token travelled in a URL or a ``Location``.
@@ -17,8 +17,7 @@ from aiohttp import web
 from playwright.async_api import BrowserContext, Page, Request, Response
 from pytest_aiohttp import AiohttpServer
 
-from bridge.zendesk.dev_help_center import SSO_SECRET as DEV_SSO_SECRET
-from bridge.zendesk.dev_help_center import create_help_center_app
+from bridge.dev.help_center import SSO_SECRET as DEV_SSO_SECRET
 from tests.browser.conftest import MakeStage, Stage
 from tests.browser.test_pages import DEMO
 from tests.conftest import EMAIL, SUB, config, login_token
@@ -182,7 +181,7 @@ async def test_a_visitor_without_a_login_goes_through_the_sites_login_page_and_b
 async def test_the_demo_signs_the_development_user_in_to_the_stand_in_help_center(
     make_stage: MakeStage, aiohttp_server: AiohttpServer, screenshots: Path
 ) -> None:
-    stand_in = await aiohttp_server(create_help_center_app(), host="127.0.0.1")
+    stand_in = await aiohttp_server(FakeHelpCenter().app(), host="127.0.0.1")
     help_center = f"http://127.0.0.1:{stand_in.port}"
     targets = config()["targets"]
     targets["help"] = {

@@ -49,7 +49,7 @@ def expected_outputs(block: str) -> list[str]:
 
 
 def test_the_readme_runs_every_program_from_the_venv() -> None:
-    """``python -m bridge.zendesk.dev_help_center`` with the system's python fails (none of
+    """``python -m bridge.dev.help_center`` with the system's python fails (none of
     the dependencies are there): every command in a block, and every stand-in named in the
     text, runs from ``.venv/bin/``."""
     text = README.read_text()

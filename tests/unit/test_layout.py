@@ -94,3 +94,17 @@ def test_no_module_is_over_500_lines() -> None:
     }
     assert len(sizes) > 40
     assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
+
+
+def test_no_production_module_imports_the_vendor_stand_ins() -> None:
+    """``bridge.dev`` (development and test stand-ins) is imported by nothing else of the
+    package, so a running gateway never loads it."""
+    graph = import_graph()
+    stand_ins = {module for module in graph if module.startswith("bridge.dev.")}
+    assert {"bridge.dev.fake", "bridge.dev.zendesk", "bridge.dev.hubspot"} <= stand_ins
+    importers = {
+        module
+        for module, imported in graph.items()
+        if imported & (stand_ins | {"bridge.dev"}) and not module.startswith("bridge.dev")
+    }
+    assert importers == set()

@@ -1,6 +1,6 @@
-"""A development stand-in for the two Zendesk APIs the staff lookups call.
+"""A stand-in for the two Zendesk APIs the staff lookups call.
 
-    python -m bridge.zendesk.dev --port 8002
+    python -m bridge.dev.zendesk --port 8002
 
 serves, on 127.0.0.1 only, a few seeded visitors and users:
 
@@ -18,12 +18,12 @@ with the development tokens of ``config.example.yaml`` (Chat: Bearer; Support: B
       base_url: http://127.0.0.1:8002
       token: {value: "DEVELOPMENT-ONLY-zendesk-support-api-token"}
 
-Not for production: it exists so that a lookup can be tried end to end without Zendesk.
+Unknown visitors and paths are Zendesk's 404, a wrong credential its 401. Tests script other
+answers with :meth:`~bridge.dev.fake.FakeVendor.then`.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hmac
@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
+
+from bridge.dev.fake import FakeVendor, Recorded, bearer_matches, parser, serve
 
 #: well-known development tokens: this stand-in guards nothing
 CHAT_TOKEN = "DEVELOPMENT-ONLY-zendesk-chat-api-token"  # noqa: S105
@@ -89,21 +91,70 @@ USERS: list[dict[str, Any]] = [
     },
 ]
 
+VISITOR_PREFIXES = ("/api/v2/chat/visitors/", "/api/v2/visitors/")
 
-def _accepts(header: str | None, *, tokens: Sequence[str], email: str | None = None) -> bool:
-    if header is None:
+
+def _basic_matches(header: str | None, email: str, token: str) -> bool:
+    scheme, _, credential = (header or "").partition(" ")
+    if scheme.lower() != "basic":
         return False
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return any(hmac.compare_digest(credential.encode(), t.encode()) for t in tokens)
-    if scheme.lower() == "basic" and email is not None:
-        try:
-            pair = base64.b64decode(credential, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        expected = [f"{email}/token:{t}" for t in tokens]
-        return any(hmac.compare_digest(pair.encode(), e.encode()) for e in expected)
-    return False
+    try:
+        pair = base64.b64decode(credential, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(pair, f"{email}/token:{token}".encode())
+
+
+class FakeZendesk(FakeVendor):
+    """Zendesk's Chat and Support APIs, seeded with ``visitors`` and ``users``."""
+
+    def __init__(
+        self,
+        *,
+        chat_token: str = CHAT_TOKEN,
+        support_token: str = SUPPORT_TOKEN,
+        support_email: str = SUPPORT_EMAIL,
+        visitors: dict[str, dict[str, Any]] | None = None,
+        users: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.chat_token, self.support_token = chat_token, support_token
+        self.support_email = support_email
+        self.visitors = dict(VISITORS if visitors is None else visitors)
+        self.users = list(USERS if users is None else users)
+
+    @property
+    def chat_url(self) -> str:
+        return self.url + "/api/v2/chat"
+
+    @property
+    def zopim_url(self) -> str:
+        return self.url + "/api/v2"
+
+    async def default(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
+        path = request.path
+        for prefix in VISITOR_PREFIXES:
+            if path.startswith(prefix):
+                if not bearer_matches(recorded.authorization, [self.chat_token]):
+                    return _unauthorized()
+                visitor = self.visitors.get(path.removeprefix(prefix))
+                if visitor is None:
+                    return web.json_response({"error": "Not Found"}, status=404)
+                return web.json_response(visitor)
+        if path == "/api/v2/users/search":
+            header = recorded.authorization
+            if not bearer_matches(header, [self.support_token]) and not _basic_matches(
+                header, self.support_email, self.support_token
+            ):
+                return _unauthorized()
+            wanted = request.query.get("external_id", "").casefold()
+            found = [
+                user
+                for user in self.users
+                if wanted and str(user.get("external_id") or "").casefold() == wanted
+            ]
+            return web.json_response({"users": found, "count": len(found), "next_page": None})
+        return web.json_response({"error": "InvalidEndpoint"}, status=404)
 
 
 def _unauthorized() -> web.Response:
@@ -113,55 +164,24 @@ def _unauthorized() -> web.Response:
     )
 
 
-def create_dev_app(
-    *,
-    chat_token: str = CHAT_TOKEN,
-    support_token: str = SUPPORT_TOKEN,
-    support_email: str = SUPPORT_EMAIL,
-) -> web.Application:
-    """The stand-in application (used by ``main`` and by tests)."""
-
-    async def visitor(request: web.Request) -> web.Response:
-        if not _accepts(request.headers.get("Authorization"), tokens=[chat_token]):
-            return _unauthorized()
-        found = VISITORS.get(request.match_info["visitor_id"])
-        if found is None:
-            return web.json_response({"error": "Not Found"}, status=404)
-        return web.json_response(found)
-
-    async def search_users(request: web.Request) -> web.Response:
-        header = request.headers.get("Authorization")
-        if not _accepts(header, tokens=[support_token], email=support_email):
-            return _unauthorized()
-        wanted = request.query.get("external_id", "").casefold()
-        users = [u for u in USERS if wanted and (u["external_id"] or "").casefold() == wanted]
-        return web.json_response({"users": users, "count": len(users), "next_page": None})
-
-    app = web.Application()
-    app.router.add_get("/api/v2/chat/visitors/{visitor_id}", visitor)
-    app.router.add_get("/api/v2/visitors/{visitor_id}", visitor)
-    app.router.add_get("/api/v2/users/search", search_users)
-    return app
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bridge.zendesk.dev",
-        description="A development stand-in for the Zendesk Chat and Support APIs (127.0.0.1).",
-    )
-    parser.add_argument("--port", type=int, default=8002)
-    args = parser.parse_args(argv)
+    args = parser(
+        "python -m bridge.dev.zendesk",
+        "A development stand-in for the Zendesk Chat and Support APIs",
+        8002,
+    ).parse_args(argv)
     base = f"http://127.0.0.1:{args.port}"
-    print(
+    banner = (
         "dev Zendesk stand-in; gateway configuration:\n"
         f"  zendesk_chat_api: {{base_url: {base}/api/v2/chat, token: {{value: {CHAT_TOKEN}}}}}\n"
         f"  zendesk_support_api: {{base_url: {base}, email: {SUPPORT_EMAIL}, "
         f"token: {{value: {SUPPORT_TOKEN}}}}}\n"
         f"seeded visitors: {', '.join(VISITORS)}\n"
-        f"seeded login user: {DEV_LOGIN_USER}",
-        flush=True,
+        f"seeded login user: {DEV_LOGIN_USER}"
     )
-    web.run_app(create_dev_app(), host="127.0.0.1", port=args.port, print=None)
+    fake = FakeZendesk()
+    fake.url = base
+    serve(fake.app, args.port, banner)
 
 
 if __name__ == "__main__":
