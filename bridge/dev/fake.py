@@ -5,7 +5,8 @@ is recorded (:attr:`FakeVendor.requests`), traversal attempts included. By defau
 like the vendor (:meth:`FakeVendor.default`, each stand-in's own); :meth:`FakeVendor.then`
 queues :class:`Reply` objects that the next requests take in order (whatever their path)
 before the default behaviour resumes: an HTML page, a redirect, a ``Retry-After``, a hang, an
-oversized streamed body, a delay.
+oversized streamed body, a delay. :attr:`FakeVendor.standing` answers every request after the
+queue until it is cleared (an outage that lasts).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class FakeVendor(ABC):
         self.requests: list[Recorded] = []
         #: where it is served, without a trailing slash (set by whoever starts it)
         self.url = ""
+        #: when set, the answer to every request the queue leaves (an outage that lasts)
+        self.standing: Reply | None = None
         self._script: deque[Reply] = deque()
         self._released = asyncio.Event()
         self.app = web.Application()
@@ -100,8 +103,9 @@ class FakeVendor(ABC):
         return self
 
     def release(self) -> None:
-        """Let hanging requests finish (at teardown)."""
+        """Let the requests hanging now finish (later hangs wait again)."""
         self._released.set()
+        self._released = asyncio.Event()
 
     @abstractmethod
     async def default(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
@@ -121,17 +125,18 @@ class FakeVendor(ABC):
             body,
         )
         self.requests.append(recorded)
-        if not self._script:
+        reply = self._script.popleft() if self._script else self.standing
+        if reply is None:
             if self.delay:
                 await asyncio.sleep(self.delay)
             return await self.default(request, recorded)
-        return await self._scripted(request, self._script.popleft())
+        return await self._scripted(request, reply)
 
     async def _scripted(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.hang:
-            await self._released.wait()
+            await self._released.wait()  # the event of now: release() replaces it
             return web.Response(status=503)
         if reply.stream_bytes:
             response = web.StreamResponse(status=reply.status)

@@ -120,7 +120,8 @@ class FakeZendesk(FakeVendor):
         super().__init__()
         self.chat_token, self.support_token = chat_token, support_token
         self.support_email = support_email
-        self.visitors = dict(VISITORS if visitors is None else visitors)
+        #: by visitor id (a dict with ``__missing__`` can make every id exist)
+        self.visitors = dict(VISITORS) if visitors is None else visitors
         self.users = list(USERS if users is None else users)
 
     @property
@@ -137,10 +138,10 @@ class FakeZendesk(FakeVendor):
             if path.startswith(prefix):
                 if not bearer_matches(recorded.authorization, [self.chat_token]):
                     return _unauthorized()
-                visitor = self.visitors.get(path.removeprefix(prefix))
-                if visitor is None:
+                try:
+                    return web.json_response(self.visitors[path.removeprefix(prefix)])
+                except KeyError:
                     return web.json_response({"error": "Not Found"}, status=404)
-                return web.json_response(visitor)
         if path == "/api/v2/users/search":
             header = recorded.authorization
             if not bearer_matches(header, [self.support_token]) and not _basic_matches(

@@ -38,6 +38,8 @@ import psutil
 import yaml
 from aiohttp import web
 
+from bridge.dev.fake import Reply
+from bridge.dev.zendesk import FakeZendesk as DevZendesk
 from tests.support.redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,46 +64,47 @@ def login_token(
 # --------------------------------------------------------------------------- fake Zendesk
 
 
+class _EveryVisitor(dict[str, dict[str, Any]]):
+    """Every visitor id exists: each is made up the first time it is asked for."""
+
+    def __missing__(self, visitor_id: str) -> dict[str, Any]:
+        return {
+            "id": visitor_id,
+            "name": "Chaos Visitor",
+            "email": "visitor@example.com",
+            "phone": None,
+            "notes": "",
+            "banned": False,
+            "created": 1700000000,
+            "external_id": "chaos-user",
+        }
+
+
+#: what each mode answers instead of Zendesk's own answer (``ok``: nothing instead)
+MODES = {"ok": None, "fail": Reply(500, json={"error": "internal"}), "hang": Reply(hang=True)}
+
+
 class FakeZendesk:
-    """Zendesk Chat's ``GET /api/v2/chat/visitors/{id}``; every id exists unless it is failing."""
+    """:class:`bridge.dev.zendesk.FakeZendesk` in this process, every visitor id known, in the
+    ``mode`` a scenario sets: ``ok``, ``fail`` (500s) or ``hang`` (no answer until the mode
+    changes)."""
 
     def __init__(self) -> None:
-        self.mode = "ok"
-        self.calls = 0
+        self.fake = DevZendesk(chat_token=ZENDESK_TOKEN, visitors=_EveryVisitor())
         self.port = 0
         self._runner: web.AppRunner | None = None
-        self._release = asyncio.Event()
 
-    async def _visitor(self, request: web.Request) -> web.Response:
-        self.calls += 1
-        if self.mode == "fail":
-            return web.json_response({"error": "internal"}, status=500)
-        if self.mode == "hang":
-            await self._release.wait()  # until the scenario ends or switches back
-        visitor_id = request.match_info["visitor_id"]
-        return web.json_response(
-            {
-                "id": visitor_id,
-                "name": "Chaos Visitor",
-                "email": "visitor@example.com",
-                "phone": None,
-                "notes": "",
-                "banned": False,
-                "created": 1700000000,
-                "external_id": "chaos-user",
-            }
-        )
+    @property
+    def calls(self) -> int:
+        return self.fake.calls
 
     def set_mode(self, mode: str) -> None:
-        self.mode = mode
+        self.fake.standing = MODES[mode]
         if mode != "hang":
-            self._release.set()
-            self._release = asyncio.Event()
+            self.fake.release()
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/api/v2/chat/visitors/{visitor_id}", self._visitor)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        self._runner = web.AppRunner(self.fake.app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         self.port = free_port()
         await web.TCPSite(self._runner, LOOPBACK, self.port).start()
