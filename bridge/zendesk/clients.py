@@ -12,23 +12,44 @@ import aiohttp
 
 from bridge.metrics import Metrics
 from bridge.settings.zendesk import ZendeskChatApiSettings, ZendeskSupportApiSettings
-from bridge.vendors.breaker import CircuitBreaker
 from bridge.vendors.client import Clock, VendorClient, vendor_breaker
 
+Settings = ZendeskChatApiSettings | ZendeskSupportApiSettings
 
-def _breaker(
-    settings: ZendeskChatApiSettings | ZendeskSupportApiSettings,
+
+def _client(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    *,
+    api: str,
+    base_url: str,
+    authorization: str,
     clock: Clock,
     metrics: Metrics | None,
-    api: str,
-) -> CircuitBreaker:
-    return vendor_breaker(
+    knobs: dict[str, Any],
+) -> VendorClient:
+    """A Zendesk API's client with that API's deadline, retries, body cap and breaker."""
+    breaker = vendor_breaker(
         failures=settings.breaker_failures,
         cooldown=settings.breaker_cooldown,
         clock=clock,
         metrics=metrics,
         vendor="zendesk",
         api=api,
+    )
+    return VendorClient(
+        session,
+        base_url=base_url,
+        authorization=authorization,
+        deadline=settings.deadline,
+        max_retries=settings.max_retries,
+        max_body_bytes=settings.max_body_bytes,
+        breaker=breaker,
+        clock=clock,
+        metrics=metrics,
+        vendor="zendesk",
+        api=api,
+        **knobs,
     )
 
 
@@ -41,20 +62,11 @@ def chat_client(
     **knobs: Any,
 ) -> VendorClient:
     """The Chat REST API client: OAuth Bearer (the only auth that API takes)."""
-    return VendorClient(
-        session,
-        base_url=settings.base_url,
-        authorization="Bearer " + settings.token.secret.reveal().decode(),
-        deadline=settings.deadline,
-        max_retries=settings.max_retries,
-        max_body_bytes=settings.max_body_bytes,
-        breaker=_breaker(settings, clock, metrics, "chat"),
-        clock=clock,
-        metrics=metrics,
-        vendor="zendesk",
-        api="chat",
-        **knobs,
-    )
+    authorization = "Bearer " + settings.token.secret.reveal().decode()
+    return _client(
+        session, settings, api="chat", base_url=settings.base_url, authorization=authorization,
+        clock=clock, metrics=metrics, knobs=knobs,
+    )  # fmt: skip
 
 
 def support_client(
@@ -75,17 +87,7 @@ def support_client(
     else:
         authorization = "Bearer " + token
     base_url = settings.base_url.rstrip("/").removesuffix("/api/v2")
-    return VendorClient(
-        session,
-        base_url=base_url,
-        authorization=authorization,
-        deadline=settings.deadline,
-        max_retries=settings.max_retries,
-        max_body_bytes=settings.max_body_bytes,
-        breaker=_breaker(settings, clock, metrics, "support"),
-        clock=clock,
-        metrics=metrics,
-        vendor="zendesk",
-        api="support",
-        **knobs,
-    )
+    return _client(
+        session, settings, api="support", base_url=base_url, authorization=authorization,
+        clock=clock, metrics=metrics, knobs=knobs,
+    )  # fmt: skip
