@@ -156,9 +156,6 @@ class SharedRedis:
             metrics=metrics,
         )
 
-    def key(self, kind: str, ident: str) -> str:
-        return f"{self.prefix}:{KEY_VERSION}:{kind}:{hash_id(ident)}"
-
     @property
     def available(self) -> bool:
         """False while the breaker skips Redis after a failure."""
