@@ -52,7 +52,7 @@ from bridge.settings.root import Settings
 from bridge.settings.server import demo_problems
 from bridge.staff import StaffAuth
 from bridge.state import DRAINING, FAST_PATH, RETIRING
-from bridge.targets.base import Broker, BrokerResources, Signer
+from bridge.targets.base import BrokerResources, Target
 from bridge.targets.registry import build_signers
 from bridge.zendesk.clients import chat_client, support_client
 from bridge.zendesk.users import LoginUserLookup
@@ -93,10 +93,7 @@ class Handlers:
 def _routes(settings: Settings, h: Handlers) -> list[Route]:
     """Every route of the gateway, in one table."""
     routes = [
-        Route("GET", "/generate/token", h.tokens.generate_token, cors=True),
-        Route("POST", "/generate/token", h.tokens.generate_token, cors=True),
-        Route("GET", "/v1/targets/{name}/token", h.tokens.target_token, cors=True),
-        Route("POST", "/v1/targets/{name}/token", h.tokens.target_token, cors=True),
+        *(Route(method, path, handler, cors=True) for method, path, handler in h.tokens.routes()),
         Route("GET", "/v1/sso/{name}", h.sso.login),
         Route("GET", "/v1/sso/{name}/logout", h.sso.logout),
         Route("GET", "/v1/visitors/{visitor_id}", h.staff.get_visitor),
@@ -153,7 +150,7 @@ def login_systems(
 
 
 def _resources(
-    settings: Settings, h: Handlers, signers: Mapping[str, Signer]
+    settings: Settings, h: Handlers, signers: Mapping[str, Target]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The start-up context: every resource, in dependency order, handed to the handlers
     (and to the brokers, the targets whose vendor issues the credential)."""
@@ -178,7 +175,7 @@ def _resources(
             )
             limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
             for signer in signers.values():
-                if isinstance(signer, Broker):
+                if signer.brokered:
                     signer.bind(BrokerResources(session, cache, metrics))
                     stack.push_async_callback(signer.close)
 

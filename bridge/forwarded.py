@@ -14,7 +14,7 @@ the right.
 A header that breaks the grammar anywhere (an unclosed quote, an unquoted IPv6 address, a
 parameter given twice in one hop) gives None for the whole list: nothing in it can be told
 apart from the client's own words, so the caller counts the request by the proxy it trusts
-(:class:`bridge.ratelimit.ClientAddresses`).
+(:class:`bridge.addresses.ClientAddresses`).
 """
 
 from __future__ import annotations

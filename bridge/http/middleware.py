@@ -81,8 +81,13 @@ def _answer_for(request: web.Request, exc: Exception) -> web.Response:
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
         return response
+    return internal_error(request.method, request.rel_url.path, exc)
+
+
+def internal_error(method: str, path: str, exc: BaseException) -> web.Response:
+    """The 500 answer to an error nobody expected (logged), whichever way the request went."""
     # the traceback names code, never request data; the answer says nothing more
-    log.error("unhandled error on %s %s", request.method, request.rel_url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return error_response(500, "internal_error", "Internal error")
 
 

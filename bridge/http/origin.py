@@ -8,7 +8,7 @@ from :meth:`PublicUrls.of`:
 * otherwise the request's own scheme and ``Host`` are used, unless the TCP peer is one of
   ``rate_limits.trusted_proxies``: then ``Forwarded: proto=...;host=...`` and
   ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` are believed with the walk the client address
-  uses (:class:`bridge.ratelimit.ClientAddresses`): from the right, through the hops written
+  uses (:class:`bridge.addresses.ClientAddresses`): from the right, through the hops written
   by trusted proxies, up to the one that spoke to the browser. From a peer that is not trusted
   they are ignored. When ``Forwarded`` and ``X-Forwarded-*`` disagree, one of them was
   written by the client, so neither is believed.
@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from aiohttp import hdrs, web
 from multidict import CIMultiDictProxy
 
+from bridge.addresses import MAX_FORWARDED_HOPS, ClientAddresses
 from bridge.errors import BadHost
 from bridge.forwarded import forwarded_elements
-from bridge.ratelimit import MAX_FORWARDED_HOPS, ClientAddresses
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 #: a DNS name (letters, digits, hyphens; underscores as some internal names have), an IPv4

@@ -39,7 +39,7 @@ from bridge.login.devtokens import mint_login_token
 from bridge.login.identity import is_sane_text
 from bridge.settings.login import UpstreamSettings
 from bridge.settings.root import Settings
-from bridge.targets.base import Signer
+from bridge.targets.base import Target
 
 log = logging.getLogger("bridge.pages")
 
@@ -173,7 +173,7 @@ def _same_origin_json(request: web.Request) -> None:
 class PageHandlers:
     """The demo and staff pages, for one configuration and its targets."""
 
-    def __init__(self, settings: Settings, signers: Mapping[str, Signer]) -> None:
+    def __init__(self, settings: Settings, signers: Mapping[str, Target]) -> None:
         self._settings = settings
         self._signers = signers
         #: the login systems a development user may sign in to: those with HS secrets

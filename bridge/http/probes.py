@@ -10,7 +10,7 @@ from aiohttp import hdrs, web
 
 from bridge.login.systems import LoginSystems
 from bridge.redis import SharedRedis
-from bridge.targets.base import Signer
+from bridge.targets.base import Target
 
 #: what ``GET /`` answers: what this is, and where to go next (nothing of the configuration)
 INDEX = {
@@ -31,7 +31,7 @@ class ProbeHandlers:
 
     def __init__(
         self,
-        signers: Mapping[str, Signer],
+        signers: Mapping[str, Target],
         *,
         draining: asyncio.Event,
         retiring: asyncio.Event | None = None,

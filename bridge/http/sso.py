@@ -27,11 +27,11 @@ from aiohttp import hdrs, web
 
 from bridge.errors import BadReturnTo, FetchMetadataRefused, TargetNotFound, TokenError
 from bridge.http.origin import PublicUrls
-from bridge.http.tokens import identify
+from bridge.http.pipeline import identify
 from bridge.login.systems import LoginSystems
 from bridge.ratelimit import RateLimits
 from bridge.state import TARGET
-from bridge.targets.base import Signer
+from bridge.targets.base import Target
 from bridge.targets.zendesk_sso import ZendeskSsoSigner, fill_url
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "sso.html"
@@ -84,7 +84,7 @@ class SsoHandlers:
     (:meth:`bind`) to the verifier and the limits."""
 
     def __init__(
-        self, signers: Mapping[str, Signer], *, login_url: str | None, public_url: str | None
+        self, signers: Mapping[str, Target], *, login_url: str | None, public_url: str | None
     ) -> None:
         self._signers = {
             name: signer for name, signer in signers.items() if isinstance(signer, ZendeskSsoSigner)

@@ -27,8 +27,7 @@ from aiohttp import hdrs, web
 
 from bridge.access import AccessRecords
 from bridge.errors import BridgeError, LookupNotConfigured
-from bridge.ratelimit import STAFF as STAFF_LIMIT
-from bridge.ratelimit import RateLimits
+from bridge.ratelimit import STAFF_LIMIT, RateLimits
 from bridge.staff import StaffAuth
 from bridge.state import REQUEST_ID, SUBJECT
 from bridge.zendesk.users import LOGIN_USER_ID, LoginUserLookup

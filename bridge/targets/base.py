@@ -1,4 +1,5 @@
-"""What every widget target shares: its settings base, the :class:`Signer` and JWT encoding.
+"""What every widget target shares: its settings base, :class:`Target` (a :class:`Signer` or a
+:class:`Broker`) and JWT encoding.
 
 A target turns a verified login :class:`~bridge.login.identity.Identity` into one vendor's
 credential. Each vendor module (``bridge/targets/<vendor>.py``) holds the vendor's settings
@@ -17,7 +18,7 @@ from __future__ import annotations
 import binascii
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -60,11 +61,13 @@ def payload_segment(claims: Mapping[str, Any]) -> bytes:
     return b64url(orjson.dumps(claims))
 
 
-class Signer(ABC):
-    """Turns a verified login :class:`Identity` into one vendor's token.
+class Target(ABC):
+    """One configured widget target: what every kind shares, and what it can do.
 
-    Every call signs anew with the current time: nothing is reused between calls. A vendor
-    that signs its credentials itself is a :class:`Broker` instead.
+    The capability flags are what the token path asks of a target (never its class or its
+    ``type``): whether its credential is a JWT, whether it needs the user's email, whether the
+    vendor issues it (a :class:`Broker`) or it is signed here (a :class:`Signer`), and whether
+    it only ever travels in a form (no token endpoint).
     """
 
     type: ClassVar[str]
@@ -75,6 +78,10 @@ class Signer(ABC):
     expires: ClassVar[bool] = True
     #: the credential is a JWT (``Accept: application/jwt`` may ask for it bare)
     issues_jwt: ClassVar[bool] = True
+    #: the vendor issues the credential: :meth:`mint` calls its API (a :class:`Broker`)
+    brokered: ClassVar[bool] = False
+    #: the credential only ever travels in a form to the vendor: no token endpoint answers it
+    form_only: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -98,18 +105,18 @@ class Signer(ABC):
         """The display-name claims for ``identity``: the target's, or its login system's."""
         return identity.name_claims if self.follows_login_names else self.name_claims
 
-    def sign(self, identity: Identity) -> MintedToken:
-        if self.needs_email and identity.email is None:
-            raise EmailMissing()
-        claims = self.claims(identity, int(self._clock()))
-        return MintedToken(self._encode(claims), claims.get("exp"))
-
     @abstractmethod
-    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
-        """The payload for ``identity`` at ``now`` (epoch seconds)."""
+    def mint(self, identity: Identity) -> MintedToken | Awaitable[MintedToken]:
+        """The credential for ``identity``: at once when signed here, awaitable when the
+        vendor issues it."""
 
-    @abstractmethod
-    def _encode(self, claims: dict[str, Any]) -> str: ...
+    def bind(self, resources: BrokerResources) -> None:
+        """What the target needs once the event loop runs; called once at start-up."""
+        return  # a signer needs nothing: it signs with what it was built with
+
+    async def close(self) -> None:
+        """End what is in flight (at shutdown)."""
+        return
 
     def public_jwk(self) -> dict[str, Any] | None:
         """The public key to publish, for asymmetric signers."""
@@ -122,6 +129,27 @@ class Signer(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, ttl={self.ttl})"
+
+
+class Signer(Target):
+    """A target whose credential is signed here: :meth:`sign` turns a verified login
+    :class:`Identity` into the vendor's token, anew with the current time on every call."""
+
+    def mint(self, identity: Identity) -> MintedToken:
+        return self.sign(identity)
+
+    def sign(self, identity: Identity) -> MintedToken:
+        if self.needs_email and identity.email is None:
+            raise EmailMissing()
+        claims = self.claims(identity, int(self._clock()))
+        return MintedToken(self._encode(claims), claims.get("exp"))
+
+    @abstractmethod
+    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
+        """The payload for ``identity`` at ``now`` (epoch seconds)."""
+
+    @abstractmethod
+    def _encode(self, claims: dict[str, Any]) -> str: ...
 
 
 class HmacJwtSigner(Signer):
@@ -239,23 +267,15 @@ class BrokerResources:
     metrics: Metrics | None
 
 
-class Broker(Signer):
+class Broker(Target):
     """A target whose credential the vendor issues: :meth:`obtain` asks the vendor's API
-    (through a cache) instead of signing. :meth:`bind` hands it the HTTP session and the
-    cache at start-up, before any request; :meth:`close` ends its flights at shutdown.
+    (through a cache). :meth:`bind` hands it the HTTP session and the cache at start-up, before
+    any request; :meth:`close` ends its flights at shutdown."""
 
-    ``sign`` is refused: the token handler awaits :meth:`obtain` for a broker, and calls the
-    local signers' ``sign`` directly, so their path has no extra ``await``.
-    """
+    brokered = True
 
-    def sign(self, identity: Identity) -> MintedToken:
-        raise TypeError(f"{type(self).__name__} is a broker: await obtain() instead")
-
-    def claims(self, identity: Identity, now: int) -> dict[str, Any]:
-        raise TypeError(f"{type(self).__name__} is a broker: the vendor signs")
-
-    def _encode(self, claims: dict[str, Any]) -> str:
-        raise TypeError(f"{type(self).__name__} is a broker: the vendor signs")
+    def mint(self, identity: Identity) -> Awaitable[MintedToken]:
+        return self.obtain(identity)
 
     @abstractmethod
     def bind(self, resources: BrokerResources) -> None:
@@ -264,9 +284,6 @@ class Broker(Signer):
     @abstractmethod
     async def obtain(self, identity: Identity) -> MintedToken:
         """The vendor's credential for ``identity``, from the cache or the vendor."""
-
-    async def close(self) -> None:
-        """End what is in flight (at shutdown)."""
 
 
 class TargetSettings(Model):
@@ -277,6 +294,6 @@ class TargetSettings(Model):
     #: overrides ``upstream.name_claims`` for this target
     name_claims: list[ClaimName] | None = None
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
-        """The signer for this target, named ``name``."""
+    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Target:
+        """The target's signer (or broker), named ``name``."""
         raise NotImplementedError

@@ -16,7 +16,7 @@ zendesk_sso          HS256  iat, jti, name, email, external_id (+ mapped       (
                             organization, tags, locale_id, ...)                judges iat)
 ===================  =====  ==================================================  ========  ======
 
-A configured ``ttl`` above the limit is clamped to it (``Signer.clamped`` says so, and
+A configured ``ttl`` above the limit is clamped to it (``Target.clamped`` says so, and
 ``bridge check-config`` prints it).
 """
 
@@ -28,7 +28,8 @@ from typing import Annotated, get_args
 
 from pydantic import Field
 
-from bridge.targets.base import Clock, Signer, TargetSettings
+from bridge.targets import base
+from bridge.targets.base import Clock, TargetSettings
 from bridge.targets.freshdesk import FreshdeskTarget
 from bridge.targets.hmac_identity import HmacIdentityTarget
 from bridge.targets.hubspot import HubSpotTarget
@@ -62,10 +63,10 @@ def build_signers(
     *,
     name_claims: Sequence[str],
     clock: Clock = time.time,
-) -> dict[str, Signer]:
-    """One signer per configured target, by target name. A target that sets no
-    ``name_claims`` shows ``name_claims`` as its own, but signs with those of the login system
-    that verified each token."""
+) -> dict[str, base.Target]:
+    """One :class:`~bridge.targets.base.Target` (a signer or a broker) per configured target, by
+    target name. A target that sets no ``name_claims`` shows ``name_claims`` as its own, but
+    signs with those of the login system that verified each token."""
     signers = {}
     for name, target in targets.items():
         signer = target.signer(name, name_claims=target.name_claims or name_claims, clock=clock)

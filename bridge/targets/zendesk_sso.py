@@ -122,6 +122,7 @@ def _field(value: object) -> object:
 
 class ZendeskSsoSigner(HmacJwtSigner):
     type = "zendesk_sso"
+    form_only = True  # its token only ever travels in a form to Zendesk
     default_ttl = 180  # not a claim: Zendesk judges iat, within about three minutes
     max_ttl = 180
     needs_email = True

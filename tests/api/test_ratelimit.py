@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.ratelimit import ADDRESS, STAFF, SUBJECT
+from bridge.ratelimit import ADDRESS_LIMIT, STAFF_LIMIT, SUBJECT_LIMIT
 from bridge.settings.loading import parse_settings
 from tests.conftest import ORIGIN, SUB, AppClient, ClientFactory, config, login_token
 from tests.support.fake_zendesk import CHAT_TOKEN, FakeZendesk
@@ -75,7 +75,7 @@ async def test_over_the_address_limit_is_429_with_retry_after(
     assert await response.json() == {"code": "rate_limited", "description": "Too many requests"}
     assert response.headers["Retry-After"] == "30"
     assert response.headers["Cache-Control"] == "no-store"
-    assert await rate_events(client, "limited") == {ADDRESS: 1}
+    assert await rate_events(client, "limited") == {ADDRESS_LIMIT: 1}
 
 
 async def test_invalid_tokens_count_against_the_address(make_client: ClientFactory) -> None:
@@ -113,7 +113,7 @@ async def test_the_subject_limit_follows_the_login_user_across_addresses(
     assert answers == [200, 200, 429]
     other = await client.get("/generate/token", headers=cookie(login_token(sub="someone-else")))
     assert other.status == 200
-    assert await rate_events(client, "limited") == {SUBJECT: 1}
+    assert await rate_events(client, "limited") == {SUBJECT_LIMIT: 1}
 
 
 async def test_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(
@@ -200,7 +200,7 @@ async def test_each_staff_key_has_its_own_lookup_limit(
     assert response.status == 429
     assert (await response.json())["code"] == "rate_limited"
     assert int(response.headers["Retry-After"]) == 60
-    assert await rate_events(client, "limited") == {STAFF: 2}
+    assert await rate_events(client, "limited") == {STAFF_LIMIT: 2}
 
 
 async def test_wrong_staff_keys_are_refused_before_any_limit(
@@ -241,7 +241,7 @@ async def test_redis_down_fails_open_counts_and_logs(
     killable_redis.kill()
     with caplog.at_level(logging.WARNING, logger="bridge.redis"):
         assert await statuses(client, 3, headers=cookie()) == [200, 200, 200]
-    assert (await rate_events(client, "fail_open"))[SUBJECT] == 3
+    assert (await rate_events(client, "fail_open"))[SUBJECT_LIMIT] == 3
     assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["bridge.redis"]
     assert SUB not in caplog.text
     killable_redis.start()
@@ -261,4 +261,4 @@ async def test_a_request_refused_for_its_subject_does_not_use_the_address_allowa
         response = await client.get("/generate/token", headers=cookie(login_token(sub=sub)))
         answers.append(response.status)
     assert answers == [200, 429, 200, 200, 429]
-    assert await rate_events(client, "limited") == {SUBJECT: 1, ADDRESS: 1}
+    assert await rate_events(client, "limited") == {SUBJECT_LIMIT: 1, ADDRESS_LIMIT: 1}

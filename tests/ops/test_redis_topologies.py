@@ -213,7 +213,7 @@ async def test_rate_limits_are_shared_and_atomic_in_a_redis_cluster(
     redis_cluster: list[Node],
 ) -> None:
     """Address and subject in one script call: their keys must share a slot (hash tag)."""
-    from bridge.ratelimit import ADDRESS, SUBJECT, Rate, RedisGcra
+    from bridge.ratelimit import ADDRESS_LIMIT, SUBJECT_LIMIT, Rate, RedisGcra
     from bridge.settings.storage import RateSettings
 
     client = redis_client(RedisSettings(cluster={"nodes": [f"127.0.0.1:{redis_cluster[0].port}"]}))
@@ -223,7 +223,9 @@ async def test_rate_limits_are_shared_and_atomic_in_a_redis_cluster(
     assert rate is not None
     try:
         answers = [
-            await gcra.hit_many([(ADDRESS, "192.0.2.7", rate), (SUBJECT, f"user-{i}", rate)])
+            await gcra.hit_many(
+                [(ADDRESS_LIMIT, "192.0.2.7", rate), (SUBJECT_LIMIT, f"user-{i}", rate)]
+            )
             for i in range(3)
         ]
     finally:

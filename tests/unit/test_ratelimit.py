@@ -10,13 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import generate_latest
 
+from bridge.addresses import ClientAddresses
 from bridge.errors import RateLimited
 from bridge.metrics import Metrics
 from bridge.ratelimit import (
-    ADDRESS,
-    STAFF,
-    SUBJECT,
-    ClientAddresses,
+    ADDRESS_LIMIT,
+    STAFF_LIMIT,
+    SUBJECT_LIMIT,
     MemoryGcra,
     Rate,
     RateLimits,
@@ -65,7 +65,7 @@ def test_rate_interval_and_tolerance() -> None:
 def test_memory_allows_the_burst_then_says_when_to_come_back() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
-    waits = [gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) for _ in range(4)]
+    waits = [gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert waits[3] == pytest.approx(1.0)
 
@@ -74,21 +74,21 @@ def test_memory_refills_at_the_sustained_rate() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
     for _ in range(3):
-        assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) > 0
+        assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) > 0
     clock.advance(1.0)
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) > 0
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) > 0
     clock.advance(3.0)  # a full bucket again, but never more than the burst
-    assert [gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) for _ in range(4)][3] > 0
+    assert [gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) for _ in range(4)][3] > 0
 
 
 def test_memory_refused_requests_do_not_push_the_wait_further() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
     for _ in range(3):
-        gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3)
-    waits = [gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) for _ in range(50)]
+        gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3)
+    waits = [gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) for _ in range(50)]
     assert max(waits) == pytest.approx(1.0)
 
 
@@ -96,52 +96,57 @@ def test_memory_counts_clients_and_limits_apart() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
     for _ in range(3):
-        gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3)
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) > 0
-    assert gcra.hit_now(ADDRESS, "b", PER_MINUTE_60_BURST_3) == 0.0
-    assert gcra.hit_now(SUBJECT, "a", PER_MINUTE_60_BURST_3) == 0.0
+        gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3)
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) > 0
+    assert gcra.hit_now(ADDRESS_LIMIT, "b", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(SUBJECT_LIMIT, "a", PER_MINUTE_60_BURST_3) == 0.0
 
 
 def test_memory_is_bounded_and_forgets_the_least_recent_first() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
     rate = Rate(per_minute=1, burst=1)  # every entry stays relevant for a minute
-    gcra.hit_now(ADDRESS, "busy", rate)
+    gcra.hit_now(ADDRESS_LIMIT, "busy", rate)
     for i in range(1000):
-        gcra.hit_now(ADDRESS, f"client-{i}", rate)
+        gcra.hit_now(ADDRESS_LIMIT, f"client-{i}", rate)
         if i % 50 == 0:
-            gcra.hit_now(ADDRESS, "busy", rate)  # refused, but recently seen
-        assert gcra.tracked(ADDRESS) <= 100
-    assert gcra.hit_now(ADDRESS, "busy", rate) > 0  # still remembered
-    assert gcra.hit_now(ADDRESS, "client-0", rate) == 0.0  # forgotten: a fresh allowance
+            gcra.hit_now(ADDRESS_LIMIT, "busy", rate)  # refused, but recently seen
+        assert gcra.tracked(ADDRESS_LIMIT) <= 100
+    assert gcra.hit_now(ADDRESS_LIMIT, "busy", rate) > 0  # still remembered
+    assert gcra.hit_now(ADDRESS_LIMIT, "client-0", rate) == 0.0  # forgotten: a fresh allowance
 
 
 def test_a_request_refused_by_either_limit_keeps_that_client_remembered() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
-    rates = {ADDRESS: Rate(per_minute=1_000_000, burst=1_000_000),
-             SUBJECT: Rate(per_minute=1, burst=1)}  # fmt: skip
-    assert gcra.decide([(ADDRESS, "a"), (SUBJECT, "busy")], rates) == (0.0, -1)
+    rates = {ADDRESS_LIMIT: Rate(per_minute=1_000_000, burst=1_000_000),
+             SUBJECT_LIMIT: Rate(per_minute=1, burst=1)}  # fmt: skip
+    assert gcra.decide([(ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "busy")], rates) == (0.0, -1)
     for i in range(1000):
-        assert gcra.decide([(ADDRESS, "a"), (SUBJECT, f"user-{i}")], rates) == (0.0, -1)
+        assert gcra.decide([(ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, f"user-{i}")], rates) == (0.0, -1)
         if i % 50 == 0:
-            wait, index = gcra.decide([(ADDRESS, "a"), (SUBJECT, "busy")], rates)
+            wait, index = gcra.decide([(ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "busy")], rates)
             assert wait > 0
             assert index == 1
-        assert gcra.tracked(SUBJECT) <= 100
-    assert gcra.decide([(ADDRESS, "a"), (SUBJECT, "busy")], rates)[1] == 1  # still remembered
-    assert gcra.decide([(ADDRESS, "a"), (SUBJECT, "user-0")], rates) == (0.0, -1)  # forgotten
+        assert gcra.tracked(SUBJECT_LIMIT) <= 100
+    assert (
+        gcra.decide([(ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "busy")], rates)[1] == 1
+    )  # still remembered
+    assert gcra.decide([(ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "user-0")], rates) == (
+        0.0,
+        -1,
+    )  # forgotten
 
 
 def test_a_limit_without_a_rate_passes_and_the_index_is_into_the_checks() -> None:
     gcra = MemoryGcra(max_tracked=100, clock=FakeClock(1000.0))
-    rates = {SUBJECT: Rate(per_minute=1, burst=1)}
-    checks = [(ADDRESS, "a"), (SUBJECT, "u")]
+    rates = {SUBJECT_LIMIT: Rate(per_minute=1, burst=1)}
+    checks = [(ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "u")]
     assert gcra.decide(checks, rates) == (0.0, -1)
     wait, index = gcra.decide(checks, rates)
     assert wait > 0
     assert index == 1
-    assert gcra.tracked(ADDRESS) == 0  # a limit without a rate is not counted at all
+    assert gcra.tracked(ADDRESS_LIMIT) == 0  # a limit without a rate is not counted at all
 
 
 # --- Redis -------------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ async def redis_gcra(redis_server: RedisServer) -> AsyncIterator[RedisGcra]:
 
 
 async def test_redis_allows_the_burst_then_says_when_to_come_back(redis_gcra: RedisGcra) -> None:
-    waits = [await hit(redis_gcra, ADDRESS, "a", PER_MINUTE_60_BURST_3) for _ in range(4)]
+    waits = [await hit(redis_gcra, ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert waits[3] is not None
     assert 0.5 < waits[3] <= 1.0
@@ -166,8 +171,8 @@ async def test_redis_allows_the_burst_then_says_when_to_come_back(redis_gcra: Re
 async def test_redis_keys_hold_no_address_and_expire(
     redis_gcra: RedisGcra, redis_server: RedisServer
 ) -> None:
-    await hit(redis_gcra, ADDRESS, "203.0.113.9", PER_MINUTE_60_BURST_3)
-    key = redis_gcra.key(ADDRESS, "203.0.113.9")
+    await hit(redis_gcra, ADDRESS_LIMIT, "203.0.113.9", PER_MINUTE_60_BURST_3)
+    key = redis_gcra.key(ADDRESS_LIMIT, "203.0.113.9")
     assert "203.0.113.9" not in key
     direct = aioredis.Redis.from_url(redis_server.url)
     try:
@@ -184,7 +189,9 @@ async def test_two_replicas_share_one_count(redis_server: RedisServer) -> None:
     ]
     replicas = [RedisGcra(layer) for layer in layers]
     try:
-        waits = [await hit(replicas[i % 2], SUBJECT, "u", PER_MINUTE_60_BURST_3) for i in range(4)]
+        waits = [
+            await hit(replicas[i % 2], SUBJECT_LIMIT, "u", PER_MINUTE_60_BURST_3) for i in range(4)
+        ]
     finally:
         for layer in layers:
             await layer.close()
@@ -204,22 +211,22 @@ async def test_redis_down_fails_open_once_logged_and_recovers(
         metrics=metrics,
     )
     try:
-        await limits.check((SUBJECT, "u"))
+        await limits.check((SUBJECT_LIMIT, "u"))
         with pytest.raises(RateLimited):
-            await limits.check((SUBJECT, "u"))
+            await limits.check((SUBJECT_LIMIT, "u"))
         killable_redis.kill()
         caplog.set_level(logging.INFO, logger="bridge.redis")
         for _ in range(5):
-            await limits.check((SUBJECT, "u"))  # over the limit, but Redis cannot say so
-        assert events(metrics, "fail_open") == {SUBJECT: 5}
+            await limits.check((SUBJECT_LIMIT, "u"))  # over the limit, but Redis cannot say so
+        assert events(metrics, "fail_open") == {SUBJECT_LIMIT: 5}
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1
         assert "skipping Redis" in warnings[0].getMessage()
         killable_redis.start()
-        await limits.check((SUBJECT, "v"))
+        await limits.check((SUBJECT_LIMIT, "v"))
         assert "again" in caplog.records[-1].getMessage()
         with pytest.raises(RateLimited):
-            await limits.check((SUBJECT, "v"))
+            await limits.check((SUBJECT_LIMIT, "v"))
     finally:
         await redis.close()
 
@@ -233,12 +240,12 @@ async def test_redis_breaker_skips_redis_during_the_cooldown(killable_redis: Red
     gcra = RedisGcra(redis)
     try:
         killable_redis.kill()
-        assert await hit(gcra, ADDRESS, "a", PER_MINUTE_60_BURST_3) is None
+        assert await hit(gcra, ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) is None
         killable_redis.start()
-        assert await hit(gcra, ADDRESS, "a", PER_MINUTE_60_BURST_3) is None  # not asked
+        assert await hit(gcra, ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) is None  # not asked
         assert redis.down
         clock.advance(5)
-        assert await hit(gcra, ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
+        assert await hit(gcra, ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) == 0.0
         assert not redis.down
     finally:
         await redis.close()
@@ -251,29 +258,29 @@ async def test_check_raises_rate_limited_with_retry_after_and_counts() -> None:
     clock = FakeClock(1000.0)
     metrics = Metrics()
     limits = RateLimits(
-        {STAFF: Rate(per_minute=2, burst=1)},
+        {STAFF_LIMIT: Rate(per_minute=2, burst=1)},
         MemoryGcra(max_tracked=100, clock=clock),
         metrics=metrics,
     )
-    await limits.check((STAFF, "key#1"))
+    await limits.check((STAFF_LIMIT, "key#1"))
     with pytest.raises(RateLimited) as caught:
-        await limits.check((STAFF, "key#1"))
+        await limits.check((STAFF_LIMIT, "key#1"))
     assert caught.value.retry_after == 30
     assert caught.value.status == 429
     assert caught.value.reason == "rate_limited_staff"
     assert "key#1" not in repr(caught.value)
-    assert events(metrics, "limited") == {STAFF: 1}
+    assert events(metrics, "limited") == {STAFF_LIMIT: 1}
 
 
 async def test_a_limit_set_to_none_is_not_checked() -> None:
     metrics = Metrics()
     gcra = MemoryGcra(max_tracked=100)
-    limits = RateLimits({ADDRESS: None}, gcra, metrics=metrics)
+    limits = RateLimits({ADDRESS_LIMIT: None}, gcra, metrics=metrics)
     for _ in range(100):
-        await limits.check((ADDRESS, "192.0.2.1"))
-        await limits.check((ADDRESS, "x"), (SUBJECT, "u"))
+        await limits.check((ADDRESS_LIMIT, "192.0.2.1"))
+        await limits.check((ADDRESS_LIMIT, "x"), (SUBJECT_LIMIT, "u"))
     assert events(metrics, "limited") == {}
-    assert gcra.tracked(ADDRESS) == 0  # nothing was even counted
+    assert gcra.tracked(ADDRESS_LIMIT) == 0  # nothing was even counted
 
 
 async def test_without_redis_the_limits_are_in_process() -> None:
@@ -283,11 +290,11 @@ async def test_without_redis_the_limits_are_in_process() -> None:
         None,
         clock=clock,
     )
-    await limits.check((ADDRESS, "a"))
+    await limits.check((ADDRESS_LIMIT, "a"))
     with pytest.raises(RateLimited):
-        await limits.check((ADDRESS, "a"))
+        await limits.check((ADDRESS_LIMIT, "a"))
     clock.advance(1)
-    await limits.check((ADDRESS, "a"))
+    await limits.check((ADDRESS_LIMIT, "a"))
 
 
 # --- client addresses --------------------------------------------------------------------------
@@ -341,28 +348,32 @@ def test_memory_several_limits_are_all_or_nothing() -> None:
     clock = FakeClock(1000.0)
     gcra = MemoryGcra(max_tracked=100, clock=clock)
     one = Rate(per_minute=60, burst=1)
-    assert gcra.hit_many_now([(ADDRESS, "a", PER_MINUTE_60_BURST_3), (SUBJECT, "u", one)]) == (
+    assert gcra.hit_many_now(
+        [(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3), (SUBJECT_LIMIT, "u", one)]
+    ) == (
         0.0,
         -1,
     )
-    wait, index = gcra.hit_many_now([(ADDRESS, "a", PER_MINUTE_60_BURST_3), (SUBJECT, "u", one)])
+    wait, index = gcra.hit_many_now(
+        [(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3), (SUBJECT_LIMIT, "u", one)]
+    )
     assert index == 1
     assert wait == pytest.approx(1.0)
     # the refused request did not use the address's allowance: two more fit
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) == 0.0
-    assert gcra.hit_now(ADDRESS, "a", PER_MINUTE_60_BURST_3) > 0
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) == 0.0
+    assert gcra.hit_now(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) > 0
 
 
 async def test_redis_several_limits_are_all_or_nothing(redis_gcra: RedisGcra) -> None:
     one = Rate(per_minute=60, burst=1)
-    checks = [(ADDRESS, "a", PER_MINUTE_60_BURST_3), (SUBJECT, "u", one)]
+    checks = [(ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3), (SUBJECT_LIMIT, "u", one)]
     assert await redis_gcra.hit_many(checks) == (0.0, -1)
     result = await redis_gcra.hit_many(checks)
     assert result is not None
     assert result[1] == 1
     assert 0.5 < result[0] <= 1.0
-    waits = [await hit(redis_gcra, ADDRESS, "a", PER_MINUTE_60_BURST_3) for _ in range(3)]
+    waits = [await hit(redis_gcra, ADDRESS_LIMIT, "a", PER_MINUTE_60_BURST_3) for _ in range(3)]
     assert waits[:2] == [0.0, 0.0]
     assert waits[2] is not None
     assert waits[2] > 0
@@ -372,27 +383,29 @@ async def test_check_names_the_limit_that_refused_and_counts_none() -> None:
     metrics = Metrics()
     gcra = MemoryGcra(max_tracked=100, clock=FakeClock(1000.0))
     limits = RateLimits(
-        {ADDRESS: Rate(per_minute=60, burst=5), SUBJECT: Rate(per_minute=60, burst=1)},
+        {ADDRESS_LIMIT: Rate(per_minute=60, burst=5), SUBJECT_LIMIT: Rate(per_minute=60, burst=1)},
         gcra,
         metrics=metrics,
     )
-    await limits.check((ADDRESS, "a"), (SUBJECT, "u"))
+    await limits.check((ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "u"))
     with pytest.raises(RateLimited) as caught:
-        await limits.check((ADDRESS, "a"), (SUBJECT, "u"))
+        await limits.check((ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "u"))
     assert caught.value.reason == "rate_limited_subject"
-    assert events(metrics, "limited") == {SUBJECT: 1}
+    assert events(metrics, "limited") == {SUBJECT_LIMIT: 1}
     for _ in range(4):  # the refused request used none of the address's five
-        await limits.check((ADDRESS, "a"))
+        await limits.check((ADDRESS_LIMIT, "a"))
     with pytest.raises(RateLimited) as caught:
-        await limits.check((ADDRESS, "a"))
+        await limits.check((ADDRESS_LIMIT, "a"))
     assert caught.value.reason == "rate_limited_address"
 
 
 async def test_shared_limits_count_in_redis(redis_gcra: RedisGcra) -> None:
-    limits = RateLimits({ADDRESS: Rate(per_minute=60, burst=1)}, redis_gcra)
-    await limits.check((ADDRESS, "a"), (SUBJECT, "u"))  # the subject limit is not configured
+    limits = RateLimits({ADDRESS_LIMIT: Rate(per_minute=60, burst=1)}, redis_gcra)
+    await limits.check(
+        (ADDRESS_LIMIT, "a"), (SUBJECT_LIMIT, "u")
+    )  # the subject limit is not configured
     with pytest.raises(RateLimited):
-        await limits.check((ADDRESS, "a"))
+        await limits.check((ADDRESS_LIMIT, "a"))
 
 
 @pytest.mark.parametrize(

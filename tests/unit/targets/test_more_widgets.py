@@ -35,7 +35,9 @@ def identity(email: str | None = EMAIL, **claims: Any) -> Identity:
 def signer(target: dict[str, Any]) -> Signer:
     parsed = parse_settings(config(targets={"t": target}, default_target="t"), environ={})
     signers = build_signers(parsed.targets, name_claims=["name"], clock=lambda: NOW + 0.5)
-    return signers["t"]
+    built = signers["t"]
+    assert isinstance(built, Signer)
+    return built
 
 
 def intercom(**keys: Any) -> Signer:

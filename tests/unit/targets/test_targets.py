@@ -55,9 +55,10 @@ def signers(clock: Clock | None = None, **targets: dict[str, Any]) -> dict[str, 
     from bridge.settings.loading import parse_settings
 
     parsed = parse_settings(data, environ={})
-    return build_signers(
+    built = build_signers(
         parsed.targets, name_claims=parsed.upstream.name_claims, clock=clock or Clock()
     )
+    return {name: s for name, s in built.items() if isinstance(s, Signer)}
 
 
 def test_zendesk_chat_claims_and_header() -> None:
