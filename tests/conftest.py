@@ -25,6 +25,7 @@ from bridge.app import create_app, install_fast_path
 from bridge.log import configure_logging
 from bridge.settings.loading import parse_settings
 from bridge.settings.root import Settings
+from tests.support.ways import WAYS, pre_verifying
 
 pytest_plugins = [
     "tests.support.redis_server",
@@ -118,8 +119,26 @@ def login_token(
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_ways: run as a first request and as a repeat")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The token suites (tests/adversarial, and modules marked ``both_ways``) run both ways."""
+    marked = metafunc.definition.get_closest_marker("both_ways") is not None
+    if "way" in metafunc.fixturenames and (marked or "adversarial" in metafunc.module.__name__):
+        metafunc.parametrize("way", WAYS, indirect=True)
+
+
 @pytest.fixture
-def make_client(aiohttp_client: Any) -> ClientFactory:
+def way(request: pytest.FixtureRequest) -> str:
+    """How the token requests of a test reach the gateway: ``app``, as a first request, or
+    ``fast``, each login token verified beforehand (:mod:`tests.support.ways`)."""
+    return str(getattr(request, "param", "app"))
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, way: str) -> ClientFactory:
     """``await make_client(settings=None, fast_path=True, **create_app_kwargs)``: a test client
     for the app, served as ``bridge serve`` serves it: with the token routes' fast path in front
     (``fast_path=False``: the application alone)."""
@@ -128,7 +147,8 @@ def make_client(aiohttp_client: Any) -> ClientFactory:
         app_settings: Settings | None = None, *, fast_path: bool = True, **kwargs: Any
     ) -> AppClient:
         app = create_app(app_settings or settings(), **kwargs)
-        client: AppClient = await aiohttp_client(app)
+        traces = [pre_verifying(app)] if fast_path and way == "fast" else []
+        client: AppClient = await aiohttp_client(app, trace_configs=traces)
         if fast_path:
             runner = client.server.runner
             assert isinstance(runner, AppRunner)

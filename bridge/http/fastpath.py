@@ -48,10 +48,11 @@ from typing import NamedTuple
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 
 from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, Answers, request_id_for
+from bridge.errors import BridgeError
 from bridge.forwarded import PROXY_HEADERS
 from bridge.http.cors import ActualCors
 from bridge.http.fetchmeta import check_fetch_metadata
-from bridge.http.middleware import internal_error
+from bridge.http.middleware import error_answer
 from bridge.http.pipeline import (
     GENERATE_ROUTE,
     TARGET_ROUTE,
@@ -273,9 +274,11 @@ class FastTokens:
         return response
 
     def _failed(self, item: _Known, request_id: str, error: Exception) -> web.Response:
-        """The application's answer to an unexpected error, with its access record."""
+        """The application's answer to an error while minting or rendering (a refusal the
+        target makes, or an unexpected error: the JSON 500), with its access record."""
         started, request, signer, generate, _, identity, _ = item
-        response = internal_error(request.method, request.rel_url.path, error)
+        response = error_answer(request.method, request.rel_url.path, error)
+        reason = error.reason if isinstance(error, BridgeError) else None
         self._headers.add_to(response.headers, request.headers.get(hdrs.ORIGIN))
         response.headers[REQUEST_ID_HEADER] = request_id
         self.answered += 1
@@ -283,8 +286,8 @@ class FastTokens:
             route = GENERATE_ROUTE if generate else TARGET_ROUTE
             self._records.add(
                 AccessRecord(
-                    time.time(), request_id, request.method, route, 500,
-                    perf_counter() - started, signer.name, identity.sub, None, identity.login,
+                    time.time(), request_id, request.method, route, response.status,
+                    perf_counter() - started, signer.name, identity.sub, reason, identity.login,
                     None,
                 )
             )  # fmt: skip

@@ -70,6 +70,13 @@ def _answer_for(request: web.Request, exc: Exception) -> web.Response:
     """The JSON answer for an exception that reached the boundary."""
     if isinstance(exc, BridgeError):
         request[ERROR_REASON] = exc.reason
+    return error_answer(request.method, request.rel_url.path, exc)
+
+
+def error_answer(method: str, path: str, exc: Exception) -> web.Response:
+    """The JSON answer for an exception, whichever way the request went: a
+    :class:`BridgeError`'s or an HTTP error's code, else a 500 (logged)."""
+    if isinstance(exc, BridgeError):
         response = error_response(exc.status, exc.code, exc.description)
         if exc.retry_after is not None:
             response.headers[hdrs.RETRY_AFTER] = str(max(1, int(exc.retry_after)))
@@ -81,11 +88,6 @@ def _answer_for(request: web.Request, exc: Exception) -> web.Response:
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
         return response
-    return internal_error(request.method, request.rel_url.path, exc)
-
-
-def internal_error(method: str, path: str, exc: BaseException) -> web.Response:
-    """The 500 answer to an error nobody expected (logged), whichever way the request went."""
     # the traceback names code, never request data; the answer says nothing more
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return error_response(500, "internal_error", "Internal error")

@@ -6,6 +6,9 @@ import pytest
 
 from tests.conftest import ORIGIN, AppClient, login_token
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 PATHS = ["/generate/token", "/v1/targets/messaging/token"]
 
 

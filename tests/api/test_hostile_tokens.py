@@ -18,6 +18,9 @@ from tests.conftest import AppClient, ClientFactory, config
 from tests.support.tokens import SECRET, jwks, rsa_jwk, rsa_key, start_key_server
 from tests.unit.login.test_hostile_tokens import AUDIENCE, CASES, ISSUER, Case, hs_token, rs_token
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 EXPECTED_CODES = {401: "00-01", 422: "00-02"}
 #: past this, aiohttp answers a plain 400 itself (app.py raises its limit to this)
 SERVER_HEADER_LIMIT = 8192 + HEADER_MARGIN

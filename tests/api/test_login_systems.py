@@ -23,6 +23,9 @@ from tests.support.fake_idp import FakeIdentityProvider, start_fake_idp
 from tests.support.prom import scrape, value
 from tests.support.tokens import forge, hs, public_pem, rs, rsa_key
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 SHOP_ISSUER = "https://login.shop.example"
 IDP_COOKIE = "idp_token"
 

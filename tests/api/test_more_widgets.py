@@ -15,6 +15,9 @@ from bridge.settings.loading import parse_settings
 from bridge.settings.root import Settings
 from tests.conftest import EMAIL, ORIGIN, SUB, AppClient, ClientFactory, config, login_token
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 INTERCOM_SECRET = "api-test-intercom-messenger-secret-012345"
 SECRETS = {
     "crisp": "api-test-crisp-verification-secret",

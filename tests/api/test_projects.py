@@ -31,6 +31,9 @@ from tests.conftest import CHAT_SECRET, AppClient, ClientFactory, Lines, config
 from tests.support.prom import scrape, value
 from tests.support.tokens import forge, hs, rs, rsa_key, xsolla_key
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 XSOLLA = "https://login.xsolla.com"
 PROJECT_A = "0f8e8a34-6d9c-4b3a-9d8e-1a2b3c4d5e6f"
 PROJECT_B = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"

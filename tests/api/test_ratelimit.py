@@ -14,6 +14,9 @@ from tests.support.fake_zendesk import CHAT_TOKEN, FakeZendesk
 from tests.support.prom import scrape
 from tests.support.redis_server import RedisServer, unique_prefix
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 STAFF_KEY = "staff-key-for-rate-limit-tests-0123"
 OTHER_STAFF_KEY = "another-staff-key-for-the-tests-4567"
 VISITOR = "9855790.xjj3ukxyIhn6j3"

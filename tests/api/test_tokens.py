@@ -17,6 +17,9 @@ from tests.conftest import (
 )
 from tests.support.jwtcheck import parts, verify_hs256
 
+#: the token requests as first requests and as repeats (tests.support.ways)
+pytestmark = pytest.mark.both_ways
+
 
 def cookie(token: str, name: str = "token") -> dict[str, str]:
     return {"Cookie": f"{name}={token}"}
