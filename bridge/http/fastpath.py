@@ -33,8 +33,9 @@ answer). The requests that one turn of the loop reads from many connections then
 module's Python back to back, which keeps its code in the CPU's caches
 (docs/performance.md). Each request still gets its own identity, token, limits decision and
 access record (the records of a batch's answers go to :mod:`bridge.access` as runs that share
-a route, target and login system: :class:`~bridge.access.Answers`); what it costs is one more
-turn of the loop per request, which the request's duration in its access record includes.
+a route, target and login system: :class:`~bridge.access_records.Answers`); what it costs is
+one more turn of the loop per request, which the request's duration in its access record
+includes.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from typing import NamedTuple
 
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 
-from bridge.access import REQUEST_ID_HEADER, AccessRecord, AccessRecords, Answers, request_id_for
+from bridge.access import AccessRecords
+from bridge.access_records import REQUEST_ID_HEADER, AccessRecord, Answers, request_id_for
 from bridge.errors import BridgeError
 from bridge.forwarded import PROXY_HEADERS
 from bridge.http.cors import ActualCors

@@ -27,11 +27,11 @@ import time
 from aiohttp import HttpVersion10, HttpVersion11, hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from bridge.access import (
+from bridge.access import AccessRecords
+from bridge.access_records import (
     REQUEST_ID_HEADER,
     UNMATCHED,
     AccessRecord,
-    AccessRecords,
     request_id_for,
     route_of,
     unmatched_path,

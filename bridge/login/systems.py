@@ -60,10 +60,6 @@ class LoginSystems:
         self._cookies = tuple(dict.fromkeys(verifier.cookie for verifier in verifiers))
 
     @property
-    def systems(self) -> tuple[Verifier, ...]:
-        return self._verifiers
-
-    @property
     def keysets(self) -> list[KeySet]:
         """The published key sets of the RS/PS/ES systems."""
         return [v.keyset for v in self._verifiers if v.keyset is not None]

@@ -8,8 +8,8 @@ model, whose :meth:`TargetSettings.signer` builds its signer, and the signer its
 
 Tokens are encoded here rather than through ``jwt.encode``: the header segment is fixed per
 signer and computed once, the payload is compact JSON, and HS256 copies an HMAC state keyed
-once per signer (PyJWT re-checks the key's format and rebuilds the header on every call, most
-of the cost of a token request). The tests verify every kind of token independently of this
+once per signer (PyJWT re-checks the key's format and rebuilds the header on every call;
+docs/performance.md has what that costs). The tests verify every kind of token independently of this
 code.
 """
 
@@ -166,7 +166,7 @@ class HmacJwtSigner(Signer):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(name, ttl=ttl, name_claims=name_claims, clock=clock)
-        # HMAC-SHA256 keyed once, by cryptography: copying its keyed state costs a third of the
+        # HMAC-SHA256 keyed once, by cryptography: copying its keyed state is cheaper than the
         # standard library's hmac.digest(), which sets the key up again for every token
         self._keyed = crypto_hmac.HMAC(secret.reveal(), hashes.SHA256())
         self._header = header_segment({"alg": "HS256", "typ": "JWT", **(headers or {})})
@@ -189,7 +189,7 @@ class SplitHmacJwtSigner(HmacJwtSigner):
     the whole payload (the tests check it against PyJWT). The HMAC starts from the signer's
     one keyed state rather than a state per identity: with many users, copying a state that
     is in the CPU's cache costs less than one that is not, which outweighs the few blocks of
-    SHA-256 it saves (measured in the running gateway).
+    SHA-256 it saves (docs/performance.md).
     """
 
     # the second the time claims were last made for (none yet), their exp and JSON, and the

@@ -17,15 +17,9 @@ from typing import Any
 
 import pytest
 
-from bridge.access import (
-    BATCH_LIMIT,
-    SAFE_LINE_KEYS,
-    AccessRecords,
-    AnswerLines,
-    Answers,
-    flush_all,
-    write_lines,
-)
+from bridge.access import BATCH_LIMIT, AccessRecords, flush_all
+from bridge.access_lines import SAFE_LINE_KEYS, AnswerLines, write_lines
+from bridge.access_records import Answers
 from bridge.log import SENSITIVE_KEYS
 from bridge.metrics import Metrics
 from tests.conftest import AppClient, ClientFactory, logging_to, login_token, settings
