@@ -7,14 +7,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridge import __version__
 from bridge.errors import ConfigError
-from bridge.serve import serve, with_server
-from bridge.settings.hints import development_secret_problems
-from bridge.settings.loading import load_settings
-from bridge.settings.root import Settings
-from bridge.settings.server import demo_problems
+
+if TYPE_CHECKING:  # `bridge serve` loads no schema: its check runs in a child process
+    from bridge.settings.root import Settings
 
 EXIT_OK, EXIT_INVALID = 0, 2
 #: what ``bridge --help`` says first (plain text: the docstring's markup would show as is)
@@ -27,7 +26,7 @@ def _config_path(given: str | None) -> Path:
     return Path(given or os.environ.get("BRIDGE_CONFIG") or "config.yaml")
 
 
-def _load(path: Path, *, production: bool = False) -> Settings:
+def _exists(path: Path) -> None:
     if not path.exists():
         print(
             f"{path}: no such file. Point at a config file with --config PATH or the "
@@ -35,31 +34,37 @@ def _load(path: Path, *, production: bool = False) -> Settings:
             file=sys.stderr,
         )
         raise SystemExit(EXIT_INVALID)
+
+
+def _refuse(path: Path, problems: list[str]) -> SystemExit:
+    print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return SystemExit(EXIT_INVALID)
+
+
+def _load(path: Path, *, production: bool = False) -> Settings:
+    _exists(path)
+    from bridge.settings.loading import load_settings
+
     try:
         return load_settings(path, production=production)
     except ConfigError as exc:
-        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(EXIT_INVALID) from None
+        raise _refuse(path, exc.problems) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bridge.serve import ConfigProblems, serve
+
     path = _config_path(args.config)
-    settings = with_server(_load(path), args.host, args.port)  # fail fast, before any worker
-    # --host may have moved a development-only demo, or the example's public secrets, off
-    # loopback
-    problems = [
-        f"demo: {problem}"
-        for problem in demo_problems(settings.demo, settings.server, settings.upstream)
-    ]
-    problems += development_secret_problems(settings)
-    if problems:
-        print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_INVALID
-    return serve(path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port)
+    _exists(path)
+    try:  # the whole check, before any worker; with --host applied, which may have moved a
+        # development-only demo, or the example's public secrets, off loopback
+        return serve(
+            path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port
+        )
+    except ConfigProblems as exc:
+        raise _refuse(path, exc.problems) from None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

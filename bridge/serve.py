@@ -1,21 +1,28 @@
 """Serving: N worker processes behind one supervisor, sharing the port through SO_REUSEPORT.
 
-The supervisor binds the listening sockets itself (:mod:`bridge.listen`: a port in use is one
-line and exit 2, a second ``bridge serve`` on the same port is refused unless it asks for
-``--reuse-port``) and hands one to each worker. Each worker loads the configuration itself
-(secrets are never pickled across processes) and serves its socket through an ``AppRunner``, with
-uvloop when it is installed. On SIGTERM a worker drains (``server.drain_seconds``: answers
-close their connections and /readyz is 503), gives the requests in flight up to
-``server.shutdown_timeout`` seconds to finish, then closes its resources and exits 0.
+The supervisor holds only what that takes: it imports nothing of the application (no aiohttp,
+no configuration schema, no vendors, no Redis, metrics or cryptography; a test keeps it so).
+The configuration is checked in full by a short-lived child (:func:`bridge.worker.check`), at
+the start and on each SIGHUP. The supervisor binds the listening sockets itself
+(:mod:`bridge.listen`: a port in use is one line and exit 2, a second ``bridge serve`` on the
+same port is refused unless it asks for ``--reuse-port``) and hands one to each worker. Each
+worker loads the configuration itself (secrets never cross a process boundary) and serves its
+socket (:mod:`bridge.worker`).
 
-The supervisor starts the workers (``spawn``, so no state is inherited), restarts one that
+The supervisor starts each worker as a fresh interpreter (:mod:`bridge.worker`: no state is
+inherited, and only its own socket and its end of a pipe are passed), restarts one that
 dies unexpectedly (a crash loop of more than ``MAX_RESTARTS`` in ``RESTART_WINDOW`` seconds
 stops the whole server instead), forwards SIGTERM and SIGINT to them, and exits with the worst
 of their exit codes. It also gives the run a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless one is
 set already), so that whichever worker answers ``/metrics`` reports the sum over all of them,
 and removes it at the end.
 
-SIGHUP reloads. The supervisor validates the configuration file (and every secret it names);
+Workers are started with ``subprocess``, not ``multiprocessing``: they share no semaphore or
+shared memory, so ``multiprocessing``'s resource tracker (a process of its own that ``spawn``
+always starts) would watch nothing. A restarted worker counts itself in
+``bridge_worker_restarts_total``, so the supervisor needs no metrics library either.
+
+SIGHUP reloads. The check validates the configuration file (and every secret it names);
 an invalid one is refused with a log line naming its problems, and the running workers go on.
 Otherwise it starts a new generation of workers on the same sockets, and once every one of
 them serves it retires the old ones (SIGUSR2): each answers with ``Connection: close`` for
@@ -28,45 +35,31 @@ dies before it serves abandons the reload.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
+import glob
+import json
 import logging
-import multiprocessing
 import os
+import select
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from aiohttp.web_runner import GracefulExit
-
-from bridge.errors import ConfigError, ListenError
+from bridge.errors import ListenError
 from bridge.listen import bind_sockets
-from bridge.metrics import MULTIPROC_ENV, record_worker_restart
-from bridge.processes import (
-    SUPERVISOR_TITLE,
-    die_with_parent,
-    new_event_loop,
-    set_title,
-    worker_title,
-)
-from bridge.settings.hints import development_secret_problems
-from bridge.settings.loading import load_settings
-from bridge.settings.root import Settings
-from bridge.settings.server import demo_problems
-from bridge.state import DRAINING, RETIRING
+from bridge.processes import SUPERVISOR_TITLE, set_title
+
+if TYPE_CHECKING:
+    from bridge.settings.root import Settings
 
 log = logging.getLogger("bridge")
 
@@ -78,6 +71,10 @@ RETIRE_SIGNAL = signal.SIGUSR2
 RETIRE_SECONDS = 1.0
 #: seconds a reload's new workers get to serve before the reload is abandoned
 RELOAD_TIMEOUT = 60.0
+#: what a worker writes to its pipe once it serves
+SERVING = b"serving"
+#: prometheus_client's multiprocess directory variable (read by bridge.metrics in the workers)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def with_server(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -92,186 +89,102 @@ def with_server(settings: Settings, host: str | None, port: int | None) -> Setti
     return settings.model_copy(update={"server": settings.server.model_copy(update=update)})
 
 
-def _exit_quietly(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
+@dataclass(frozen=True)
+class Job:
+    """What a worker (or the configuration check) is told on its command line."""
+
+    path: Path
+    host: str | None
+    port: int | None
+    slot: int = 0
+    supervisor: int = 0
+    #: descriptors passed to the worker: its listening socket and the pipe it reports on
+    socket: int = -1
+    ready: int = -1
+    #: a replacement for a worker that died (it counts itself in the restarts)
+    restart: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "path": str(self.path)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        fields = json.loads(text)
+        return cls(**{**fields, "path": Path(fields["path"])})
 
 
-#: young-generation threshold while serving (CPython's default is 700): a request allocates a
-#: few hundred objects, so the default collects every couple of requests, and the caches'
-#: tens of thousands of entries make the older collections long (the p99 of benchmarks/bench.py)
-GC_THRESHOLD = (100_000, 50, 100)
+def _command(job: Job, what: str) -> list[str]:
+    return [sys.executable, "-c", "from bridge.worker import main; main()", what, job.to_json()]
 
 
-async def _settle_gc(app: web.Application) -> None:
-    """After start-up: what exists now (modules, settings, keys) lives as long as the process,
-    so the collector stops looking at it (``gc.freeze``), and collects less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
+def _environment() -> dict[str, str]:
+    """The supervisor's environment, with this package importable from where it was found."""
+    here = str(Path(__file__).resolve().parents[1])
+    paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
-def _shut_down() -> None:
-    raise GracefulExit()  # what aiohttp's own SIGTERM handler raises
+class ConfigProblems(Exception):
+    """The configuration check's problems; ``invalid``: the file itself is invalid (rather than
+    refused for the address it would serve on)."""
+
+    def __init__(self, problems: list[str], *, invalid: bool) -> None:
+        super().__init__("; ".join(problems))
+        self.problems, self.invalid = problems, invalid
 
 
-def drain_on_sigterm(app: web.Application, seconds: float) -> None:
-    """Make SIGTERM drain for ``seconds`` before the graceful shutdown (under :func:`_serve`)."""
-    if seconds <= 0:
-        return
-    draining = app[DRAINING]  # the edge middleware closes connections while it is set
-
-    async def take_over_sigterm(app: web.Application) -> None:
-        # runs after the runner installed its handlers, so this one replaces its SIGTERM handler
-        loop = asyncio.get_running_loop()
-
-        def start() -> None:
-            if draining.is_set():
-                return
-            draining.set()
-            log.info("SIGTERM: draining for %.1fs, then shutting down", seconds)
-            loop.call_later(seconds, _shut_down)
-
-        loop.add_signal_handler(signal.SIGTERM, start)
-
-    app.on_startup.append(take_over_sigterm)
-
-
-def _notify_when_serving(ready: Connection) -> Callable[..., None]:
-    """Logs the line it is given; the first (which comes once the socket is served) also tells
-    the supervisor this worker serves."""
-    told = False
-
-    def show(line: object = "", *args: object, **kwargs: object) -> None:
-        nonlocal told
-        log.info("%s", " ".join(str(line).strip("= \n").split()))
-        if not told:
-            told = True
-            with contextlib.suppress(OSError):  # the supervisor is gone; SIGTERM follows
-                ready.send_bytes(b"serving")
-            ready.close()
-
-    return show
-
-
-def retire_on_sigusr2(app: web.Application, seconds: float) -> None:
-    """Make SIGUSR2 (a reload replacing this worker) close connections for ``seconds``, while
-    /readyz stays 200, then shut down gracefully."""
-    draining, retiring = app[DRAINING], app[RETIRING]
-
-    async def take_over_sigusr2(app: web.Application) -> None:
-        loop = asyncio.get_running_loop()
-
-        def start() -> None:
-            if draining.is_set():
-                return
-            retiring.set()
-            draining.set()
-            log.info("replaced by a reload: closing connections for %.1fs, then stopping", seconds)
-            loop.call_later(seconds, _shut_down)
-
-        loop.add_signal_handler(RETIRE_SIGNAL, start)
-
-    app.on_startup.append(take_over_sigusr2)
-
-
-def run_worker(
-    path: Path,
-    host: str | None,
-    port: int | None,
-    sock: socket.socket,
-    ready: Connection,
-    slot: int,
-    supervisor: int,
-) -> None:
-    die_with_parent(supervisor)  # first: a supervisor that dies from here on takes it along
-    set_title(worker_title(slot))
-    # a stop (or a retirement) that arrives while the worker is still starting is a clean stop;
-    # once serving, the runner's own handlers take over and finish in-flight requests
-    signal.signal(signal.SIGTERM, _exit_quietly)
-    signal.signal(RETIRE_SIGNAL, _exit_quietly)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on
-    from bridge.app import create_app
-    from bridge.log import configure_logging
-
-    try:
-        settings = with_server(load_settings(path), host, port)
-    except ConfigError as exc:  # the file changed after the supervisor checked it
-        print(f"worker {os.getpid()}: {path}: {'; '.join(exc.problems)}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(settings.log.format, settings.log.level)
-    server = settings.server
-    loop, loop_name = new_event_loop(server.event_loop)
-    log.info("worker %d starting (%s event loop)", os.getpid(), loop_name)
-    app = create_app(settings)
-    drain_on_sigterm(app, server.drain_seconds)
-    retire_on_sigusr2(app, max(server.drain_seconds, RETIRE_SECONDS))
-    app.on_startup.append(_settle_gc)  # after the cleanup contexts have made their resources
-    main = loop.create_task(_serve(app, sock, settings, _notify_when_serving(ready)))
-    try:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(main)
-    except (GracefulExit, KeyboardInterrupt):
-        pass
-    finally:
-        try:
-            if not main.done():  # a stop: its cleanup runs now
-                main.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    loop.run_until_complete(main)
-        finally:
-            _cancel_all(loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            asyncio.set_event_loop(None)
-    log.info("worker %d stopped", os.getpid())
-
-
-async def _serve(
-    app: web.Application, sock: socket.socket, settings: Settings, notify: Callable[[str], None]
-) -> None:
-    """What ``web.run_app`` does for one socket, with the token routes' fast path installed
-    between the runner's set-up and the first connection (``bridge.app.install_fast_path``).
-    It serves until SIGTERM or SIGINT (aiohttp's ``GracefulExit``), then shuts the runner down:
-    in-flight requests get ``server.shutdown_timeout`` seconds, then the app's resources close.
-    """
-    from bridge.app import install_fast_path
-
-    server = settings.server
-    runner = web.AppRunner(
-        app,
-        handle_signals=True,
-        access_log=None,  # the edge middleware records the one line per request (bridge.access)
-        keepalive_timeout=server.keepalive_timeout,
-        shutdown_timeout=server.shutdown_timeout,
+def check_config(path: Path, host: str | None, port: int | None) -> dict[str, Any]:
+    """Run the full configuration check in a short-lived child; what it found, or raise
+    :class:`ConfigProblems`."""
+    job = Job(path, host, port)
+    done = subprocess.run(  # noqa: S603 - this interpreter, this package
+        _command(job, "check"), env=_environment(), stdout=subprocess.PIPE, check=False
     )
-    await runner.setup()
     try:
-        install_fast_path(runner)
-        site = web.SockSite(runner, sock, backlog=server.backlog)
-        await site.start()
-        notify(f"Running on {site.name}")
-        await asyncio.Event().wait()  # until GracefulExit ends the loop's run
-    finally:
-        await runner.cleanup()
+        found: dict[str, Any] = json.loads(done.stdout.decode().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise ConfigProblems(
+            [f"the configuration check exited with {done.returncode}"], invalid=True
+        ) from None
+    if "problems" in found:
+        raise ConfigProblems(list(found["problems"]), invalid=bool(found["invalid"]))
+    return found
 
 
-def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is left on ``loop`` after the runner's cleanup, and let it finish."""
-    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+class _Process:
+    """A worker process: its exit status, and a descriptor readable once it has exited."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], name: str) -> None:
+        self.popen, self.name, self.pid = popen, name, popen.pid
+        self.sentinel: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # not Linux: polled instead
+            self.sentinel = os.pidfd_open(popen.pid)
+
+    @property
+    def exitcode(self) -> int | None:
+        """None while it runs; its exit status, or minus the signal that killed it."""
+        return self.popen.poll()
+
+    def close(self) -> None:
+        self.popen.wait()
+        if self.sentinel is not None:
+            os.close(self.sentinel)
+            self.sentinel = None
 
 
 @dataclass(eq=False)
 class _Worker:
-    process: BaseProcess
+    process: _Process
     slot: int
-    #: the supervisor's end of the pipe on which the worker says it serves
-    ready: Connection
+    #: the supervisor's end of the pipe on which the worker says it serves (None once closed)
+    ready: int | None
     serving: bool = False
     reaped: bool = False
+
+    def close_ready(self) -> None:
+        if self.ready is not None:
+            os.close(self.ready)
+            self.ready = None
 
 
 class _Supervisor:
@@ -283,7 +196,6 @@ class _Supervisor:
         sockets: list[socket.socket],
         address: tuple[str, int],
     ) -> None:
-        self._context = multiprocessing.get_context("spawn")
         self._path, self._host, self._port = path, host, port
         self._sockets = sockets
         self._address = address  # server.host and server.port as bound
@@ -296,22 +208,24 @@ class _Supervisor:
         self._restarts: deque[float] = deque()
         self.failed = False
 
-    def _spawn(self, slot: int) -> _Worker:
-        reader, writer = self._context.Pipe(duplex=False)
-        sock = self._sockets[slot]
-        args = (self._path, self._host, self._port, sock, writer, slot, os.getpid())
-        process = self._context.Process(target=run_worker, args=args, name=f"worker-{slot}")
-        process.start()
-        writer.close()
-        worker = _Worker(process, slot, reader)
+    def _spawn(self, slot: int, *, restart: bool = False) -> _Worker:
+        reader, writer = os.pipe()
+        sock = self._sockets[slot].fileno()
+        job = Job(self._path, self._host, self._port, slot, os.getpid(), sock, writer, restart)
+        try:
+            popen = subprocess.Popen(  # noqa: S603 - this interpreter, this package
+                _command(job, "serve"), env=_environment(), pass_fds=(sock, writer)
+            )
+        finally:
+            os.close(writer)
+        worker = _Worker(_Process(popen, f"worker-{slot}"), slot, reader)
         if self._stopping:  # a stop came while it started
             self._signal(worker, signal.SIGTERM)
         return worker
 
     def _signal(self, worker: _Worker, signum: int) -> None:
-        pid = worker.process.pid
-        if pid is not None and worker.process.exitcode is None:
-            os.kill(pid, signum)
+        if worker.process.exitcode is None:
+            os.kill(worker.process.pid, signum)
 
     def _all(self) -> list[_Worker]:
         return self._current + (self._pending or []) + self._others
@@ -340,9 +254,9 @@ class _Supervisor:
         for slot in range(len(self._sockets)):
             self._current.append(self._spawn(slot))
         while any(not w.reaped for w in self._all()):
-            waiting: list[Any] = [w.process.sentinel for w in self._all() if not w.reaped]
-            waiting += [w.ready for w in self._all() if not w.serving and not w.ready.closed]
-            wait(waiting, timeout=0.5)
+            waiting = [w.process.sentinel for w in self._all() if not w.reaped]
+            waiting += [w.ready for w in self._all() if not w.serving]
+            select.select([fd for fd in waiting if fd is not None], [], [], 0.5)
             self._collect_ready()
             self._reap()
             if self._reload_wanted and self._pending is None and not self._stopping:
@@ -357,21 +271,22 @@ class _Supervisor:
 
     def _collect_ready(self) -> None:
         for worker in self._all():
-            if worker.serving or worker.ready.closed or not worker.ready.poll():
+            if worker.serving or worker.ready is None:
                 continue
-            with contextlib.suppress(EOFError, OSError):  # it died first; _reap sees it
-                worker.serving = worker.ready.recv_bytes() == b"serving"
-            worker.ready.close()
+            if not select.select([worker.ready], [], [], 0)[0]:
+                continue
+            with contextlib.suppress(OSError):  # it died first (an empty read); _reap sees it
+                worker.serving = os.read(worker.ready, len(SERVING)) == SERVING
+            worker.close_ready()
 
     def _reap(self) -> None:
         for worker in self._all():
             process = worker.process
-            if process.exitcode is None or process.pid is None or worker.reaped:
+            if worker.reaped or process.exitcode is None:
                 continue
             worker.reaped = True
-            process.join()
-            if not worker.ready.closed:
-                worker.ready.close()
+            process.close()
+            worker.close_ready()
             _mark_dead(process.pid)
             log.info("%s (pid %d) exited with %s", process.name, process.pid, process.exitcode)
             if self._pending is not None and worker in self._pending:
@@ -387,33 +302,25 @@ class _Supervisor:
             self.stop(signal.SIGTERM, None)
             return
         log.warning("restarting %s", worker.process.name)
-        record_worker_restart()
-        self._current[self._current.index(worker)] = self._spawn(worker.slot)
+        self._current[self._current.index(worker)] = self._spawn(worker.slot, restart=True)
 
     def _begin_reload(self) -> None:
         try:
-            settings = with_server(load_settings(self._path), self._host, self._port)
-        except ConfigError as exc:
-            log.error(
-                "SIGHUP: %s refused, the running configuration stays: %d problem(s): %s",
-                self._path, len(exc.problems), "; ".join(exc.problems),
-            )  # fmt: skip
-            return
-        problems = [
-            f"demo: {p}" for p in demo_problems(settings.demo, settings.server, settings.upstream)
-        ]
-        problems += development_secret_problems(settings)  # with --host applied
-        if problems:
-            log.error("SIGHUP: %s refused: %s", self._path, "; ".join(problems))
+            found = check_config(self._path, self._host, self._port)
+        except ConfigProblems as exc:
+            if exc.invalid:
+                log.error(
+                    "SIGHUP: %s refused, the running configuration stays: %d problem(s): %s",
+                    self._path, len(exc.problems), "; ".join(exc.problems),
+                )  # fmt: skip
+            else:
+                log.error("SIGHUP: %s refused: %s", self._path, "; ".join(exc.problems))
             return
         listening = self._sockets[0].getsockname()[:2]
         changed = [
             f"server.{key} ({was} -> {now})"
             for key, was, now in zip(
-                ("host", "port"),
-                self._address,
-                (settings.server.host, settings.server.port),
-                strict=True,
+                ("host", "port"), self._address, (found["host"], found["port"]), strict=True
             )
             if was != now
         ]
@@ -449,7 +356,7 @@ class _Supervisor:
         elif time.monotonic() - self._pending_since > RELOAD_TIMEOUT:
             self._abandon_reload(f"the new workers did not serve within {RELOAD_TIMEOUT:.0f}s")
 
-    def _exit_status(self, process: BaseProcess) -> int:
+    def _exit_status(self, process: _Process) -> int:
         """0 for a clean stop; a worker killed by the SIGTERM we sent (it was still starting
         up, before its handlers were in place) stopped cleanly too."""
         code = process.exitcode or 0
@@ -461,25 +368,27 @@ class _Supervisor:
 def _mark_dead(pid: int) -> None:
     """Drop a dead worker's live gauges (Redis up, breaker state) from the shared metrics."""
     directory = os.environ.get(MULTIPROC_ENV)
-    if directory:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+    if directory:  # what prometheus_client.multiprocess.mark_process_dead removes: its files
+        for path in glob.glob(os.path.join(glob.escape(directory), f"gauge_live*_{pid}.db")):
+            with contextlib.suppress(OSError):
+                os.remove(path)
 
 
 def serve(
     path: Path, *, host: str | None, port: int | None, workers: int, share: bool = False
 ) -> int:
-    """Run the gateway until it is stopped; its exit status. ``share``: ``--reuse-port``."""
+    """Run the gateway until it is stopped; its exit status. ``share``: ``--reuse-port``.
+
+    Raises :class:`ConfigProblems` when the configuration is refused, before anything starts.
+    """
     from bridge.log import configure_logging
 
-    settings = with_server(load_settings(path), host, port)
-    configure_logging(settings.log.format, settings.log.level)
+    found = check_config(path, host, port)
+    configure_logging(found["log_format"], found["log_level"])
     set_title(SUPERVISOR_TITLE)
-    server = settings.server
     try:
         sockets = bind_sockets(
-            server.host, server.port, workers, backlog=server.backlog, share=share
+            found["host"], found["port"], workers, backlog=found["backlog"], share=share
         )
     except ListenError as exc:
         print(f"bridge: {exc}", file=sys.stderr)
@@ -487,9 +396,10 @@ def serve(
     created = None
     if not os.environ.get(MULTIPROC_ENV):
         created = tempfile.mkdtemp(prefix="bridge-metrics-")
-        os.environ[MULTIPROC_ENV] = created  # inherited by the spawned workers
+        os.environ[MULTIPROC_ENV] = created  # inherited by the workers
     try:
-        return _Supervisor(path, host, port, sockets, (server.host, server.port)).run()
+        address = (found["host"], found["port"])
+        return _Supervisor(path, host, port, sockets, address).run()
     finally:
         for sock in sockets:
             sock.close()

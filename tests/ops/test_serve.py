@@ -244,7 +244,7 @@ async def test_a_stop_while_the_workers_start_is_a_clean_stop(tmp_path: Path) ->
 
 
 async def test_a_worker_settles_the_collector_after_start_up() -> None:
-    from bridge.serve import GC_THRESHOLD, _settle_gc
+    from bridge.worker import GC_THRESHOLD, _settle_gc
 
     saved = gc.get_threshold()
     try:
