@@ -23,16 +23,17 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
 
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.backoff import NoBackoff
-
-from bridge.metrics import Metrics
 from bridge.settings.storage import RedisSettings, split_host_port
+
+if TYPE_CHECKING:  # the client library is loaded when a Redis is configured, and only its mode
+    import redis.asyncio as aioredis
+    from redis.asyncio.cluster import RedisCluster
+
+    from bridge.metrics import Metrics
+
+    Client: TypeAlias = aioredis.Redis | RedisCluster
 
 log = logging.getLogger("bridge.redis")
 
@@ -40,8 +41,6 @@ T = TypeVar("T")
 
 #: version of the key layout and of the stored values; bump to orphan every old entry
 KEY_VERSION = "v1"
-
-Client = aioredis.Redis | RedisCluster
 
 
 class Failed(enum.Enum):
@@ -67,6 +66,10 @@ def redis_client(settings: RedisSettings) -> Client:
       failover costs the requests in flight during it and nothing after;
     * ``cluster``: discovers the slots from ``cluster.nodes`` and follows MOVED/ASK.
     """
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     common: dict[str, Any] = {
         "socket_timeout": settings.socket_timeout,
         "socket_connect_timeout": settings.connect_timeout,
@@ -87,6 +90,8 @@ def redis_client(settings: RedisSettings) -> Client:
             sentinel_kwargs["password"] = sentinel.password.secret.reveal().decode()
         if settings.tls:
             common["ssl"] = sentinel_kwargs["ssl"] = True
+        from redis.asyncio.sentinel import Sentinel
+
         manager = Sentinel(  # type: ignore[no-untyped-call]
             [split_host_port(address) for address in sentinel.addresses],
             sentinel_kwargs=sentinel_kwargs,
@@ -97,6 +102,8 @@ def redis_client(settings: RedisSettings) -> Client:
     if settings.cluster is not None:
         if settings.tls:
             common["ssl"] = True
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
+
         nodes = [ClusterNode(*split_host_port(address)) for address in settings.cluster.nodes]
         return RedisCluster(
             startup_nodes=nodes, require_full_coverage=False,
@@ -189,11 +196,13 @@ class SharedRedis:
         until the sentinels demote it, and pooled connections would keep writing there (lost
         entries). Readiness probes call this every few seconds, which bounds that window.
         """
-        pool = getattr(self.client, "connection_pool", None)
+        # a Sentinel pool's (its module is only loaded in Sentinel mode)
+        master_address = getattr(getattr(self.client, "connection_pool", None),
+                                 "get_master_address", None)  # fmt: skip
         try:
             async with asyncio.timeout(self._op_timeout):
-                if isinstance(pool, SentinelConnectionPool):
-                    await pool.get_master_address()  # type: ignore[no-untyped-call]
+                if master_address is not None:
+                    await master_address()
                 await self.client.ping()
         except Exception as exc:
             self._failed("ping", exc)
