@@ -15,14 +15,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
-import ctypes.util
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import setproctitle
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: ``prctl`` option: the signal this process gets when its parent dies (linux/prctl.h)
 PR_SET_PDEATHSIG = 1
@@ -46,6 +47,8 @@ def die_with_parent(parent: int) -> bool:
     (not Linux)."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes.util  # a worker's, not the supervisor's
+
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         return False
@@ -56,6 +59,8 @@ def die_with_parent(parent: int) -> bool:
 
 def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
     """uvloop's loop for ``auto`` (when installed) and ``uvloop``; asyncio's otherwise."""
+    import asyncio  # a worker's, not the supervisor's
+
     if choice != "asyncio":
         try:
             import uvloop
