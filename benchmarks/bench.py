@@ -36,8 +36,10 @@ why it left that server out.
 
 Then the gateway's resident memory while it serves ``--memory-requests`` requests from 100,000
 distinct users, and the throughput of ``bridge serve --workers 1`` and ``--workers 2`` with
-nothing pinned, with the load generator's own share of the machine. It exits 1 when a target
-(docs/performance.md) is missed. Traffic stays on 127.0.0.1.
+nothing pinned, with the load generator's own share of the machine. Last, the footprint: a fresh
+``bridge serve --workers 1`` and ``--workers 2``, the seconds from its start to /readyz 200 and
+the resident memory of the supervisor and of each worker at idle and after ``--seconds`` of load.
+It exits 1 when a target (docs/performance.md) is missed. Traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ GO_PACKAGE = Path("/usr/share/gocode/src/github.com/golang-jwt/jwt")
 P99_LIMIT = 1.5
 #: resident memory may grow at most this much over the second half of the memory run
 MEMORY_GROWTH_MIB = 8
+#: the most a fresh ``bridge serve`` may hold (resident MiB after load) and take to be ready (s)
+FOOTPRINT = {"supervisor": 30.0, "worker": 60.0, "ready_s": 1.0}
 ROW = "{:<16} {:>8} {:>8} {:>8} {:>6} {:>11} {:>11} {:>6} {:>17} {:>6} {:>6}"
 
 
@@ -173,6 +177,63 @@ def rss_kib(pid: int) -> int:
     except OSError:  # it exited meanwhile
         return total
     return total + sum(rss_kib(int(child)) for child in children)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` alone."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def footprint(
+    work: Path, config: Path, tokens: Path, seconds: float, workers: int
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """``bridge serve --workers N`` started fresh (nothing pinned): the seconds from the start to
+    /readyz 200, and the resident memory of the supervisor and of each worker (and of any other
+    process it started) at idle and after ``seconds`` of token load."""
+    port = free_port()
+    command = [sys.executable, "-m", "bridge", "serve", "--config", str(config)]
+    command += ["--port", str(port), "--workers", str(workers)]
+    started = time.monotonic()
+    process = start(command, None, work / f"footprint-{workers}.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(
+                    f"bridge serve --workers {workers} exited with {process.returncode}"
+                )
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=1) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.01)
+        ready = time.monotonic() - started
+        time.sleep(1)  # idle: what start-up left behind
+
+        def processes() -> dict[str, float]:
+            found = {"supervisor": rss_mib(process.pid)}
+            for child in (
+                Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+            ):
+                title = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0].decode()
+                found[title.removeprefix("bridge: ") or child] = rss_mib(int(child))
+            return found
+
+        idle = processes()
+        load = {
+            "BENCH_PATH": "/generate/token",
+            "BENCH_ORIGIN": ORIGIN,
+            "BENCH_TOKENS": str(tokens),
+        }
+        wrk(url, seconds, 64, load, cpu=None, threads=2)
+        return ready, idle, processes()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def mint_tokens(path: Path, users: int, key: rsa.RSAPrivateKey | None = None) -> None:
@@ -559,8 +620,39 @@ def main() -> int:
                 served_by.stop()
             print(f"  2 workers / 1 worker: {scaling['workers-2'] / scaling['workers-1']:.2f}")
 
+        print(
+            "\nfootprint: bridge serve started fresh, nothing pinned; seconds to /readyz 200, "
+            f"resident MiB at idle and after {args.seconds:g}s of users-10k:"
+        )
+        footprints: dict[str, object] = {}
+        for workers in (1, 2):
+            ready, idle, loaded = footprint(work, config, users_10k, args.seconds, workers)
+            footprints[f"workers-{workers}"] = {"ready_s": ready, "idle": idle, "loaded": loaded}
+            print(f"  --workers {workers}: ready in {ready:.2f}s")
+            for name in loaded:
+                print(f"    {name:<14} idle {idle.get(name, 0):6.1f}  loaded {loaded[name]:6.1f}")
+            total = f"idle {sum(idle.values()):6.1f}  loaded {sum(loaded.values()):6.1f}"
+            print(f"    {'total':<14} {total}")
+            for name, mib in loaded.items():
+                most = FOOTPRINT["worker" if name.startswith("worker") else "supervisor"]
+                if mib > most:
+                    failed.append(f"--workers {workers}: {name} {mib:.1f} MiB > {most:g}")
+            if ready > FOOTPRINT["ready_s"]:
+                failed.append(
+                    f"--workers {workers}: ready in {ready:.2f}s > {FOOTPRINT['ready_s']}s"
+                )
+
         print("\ntargets: " + ("all met" if not failed else "MISSED: " + "; ".join(failed)))
-        print(json.dumps({"summary": summary, "rss_kib": samples, "workers": scaling}))
+        print(
+            json.dumps(
+                {
+                    "summary": summary,
+                    "rss_kib": samples,
+                    "workers": scaling,
+                    "footprint": footprints,
+                }
+            )
+        )
         return 1 if failed else 0
     finally:
         bench.close()
