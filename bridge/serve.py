@@ -140,15 +140,57 @@ def check_config(path: Path, host: str | None, port: int | None) -> dict[str, An
     done = subprocess.run(  # noqa: S603 - this interpreter, this package
         _command(job, "check"), env=_environment(), stdout=subprocess.PIPE, check=False
     )
+    return _found(done.stdout, done.returncode)
+
+
+def _found(output: bytes, code: int | None) -> dict[str, Any]:
+    """The check's answer (its last line), or raise :class:`ConfigProblems`."""
     try:
-        found: dict[str, Any] = json.loads(done.stdout.decode().splitlines()[-1])
+        found: dict[str, Any] = json.loads(output.decode().splitlines()[-1])
     except (IndexError, ValueError):
         raise ConfigProblems(
-            [f"the configuration check exited with {done.returncode}"], invalid=True
+            [f"the configuration check exited with {code}"], invalid=True
         ) from None
     if "problems" in found:
         raise ConfigProblems(list(found["problems"]), invalid=bool(found["invalid"]))
     return found
+
+
+def _start_first(path: Path, host: str | None, port: int | None) -> tuple[_Worker, dict[str, Any]]:
+    """Start worker 0, which checks the configuration before anything else: what it found,
+    or raise :class:`ConfigProblems` once it has exited. It then waits for its socket
+    (:func:`_hand_socket`) and reports on the same connection once it serves."""
+    ours, theirs = socket.socketpair()
+    job = Job(path, host, port, 0, os.getpid(), -1, theirs.fileno())
+    try:
+        popen = subprocess.Popen(  # noqa: S603 - this interpreter, this package
+            _command(job, "first"), env=_environment(), pass_fds=(theirs.fileno(),)
+        )
+    finally:
+        theirs.close()
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = ours.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    worker = _Worker(_Process(popen, "worker-0"), 0, ours.detach())
+    try:
+        return worker, _found(answer, popen.poll() if answer else popen.wait())
+    except ConfigProblems:
+        worker.process.close()
+        worker.close_ready()
+        raise
+
+
+def _hand_socket(worker: _Worker, sock: socket.socket | None) -> None:
+    """Give the first worker its listening socket; None tells it to stop instead."""
+    assert worker.ready is not None
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(worker.ready)) as link:
+        if sock is None:
+            link.shutdown(socket.SHUT_WR)
+        else:
+            socket.send_fds(link, [b"socket"], [sock.fileno()])
 
 
 class _Process:
@@ -195,11 +237,12 @@ class _Supervisor:
         port: int | None,
         sockets: list[socket.socket],
         address: tuple[str, int],
+        first: _Worker,
     ) -> None:
         self._path, self._host, self._port = path, host, port
         self._sockets = sockets
         self._address = address  # server.host and server.port as bound
-        self._current: list[_Worker] = []
+        self._current: list[_Worker] = [first]  # started (and given its socket) already
         self._pending: list[_Worker] | None = None  # a reload's new generation, starting
         self._pending_since = 0.0
         self._others: list[_Worker] = []  # retired or abandoned: never restarted
@@ -251,7 +294,7 @@ class _Supervisor:
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, self.request_reload)
         log.info("supervisor %d starting %d workers", os.getpid(), len(self._sockets))
-        for slot in range(len(self._sockets)):
+        for slot in range(1, len(self._sockets)):
             self._current.append(self._spawn(slot))
         while any(not w.reaped for w in self._all()):
             waiting = [w.process.sentinel for w in self._all() if not w.reaped]
@@ -383,23 +426,27 @@ def serve(
     """
     from bridge.log import configure_logging
 
-    found = check_config(path, host, port)
-    configure_logging(found["log_format"], found["log_level"])
     set_title(SUPERVISOR_TITLE)
+    first, found = _start_first(path, host, port)
+    configure_logging(found["log_format"], found["log_level"])
     try:
         sockets = bind_sockets(
             found["host"], found["port"], workers, backlog=found["backlog"], share=share
         )
     except ListenError as exc:
+        _hand_socket(first, None)
+        first.process.close()
+        first.close_ready()
         print(f"bridge: {exc}", file=sys.stderr)
         return 2
+    _hand_socket(first, sockets[0])
     created = None
     if not os.environ.get(MULTIPROC_ENV):
         created = tempfile.mkdtemp(prefix="bridge-metrics-")
         os.environ[MULTIPROC_ENV] = created  # inherited by the workers
     try:
         address = (found["host"], found["port"])
-        return _Supervisor(path, host, port, sockets, address).run()
+        return _Supervisor(path, host, port, sockets, address, first).run()
     finally:
         for sock in sockets:
             sock.close()

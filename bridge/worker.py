@@ -50,6 +50,8 @@ def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+EXIT_INVALID = 2
+
 #: young-generation threshold while serving (CPython's default is 700): a request allocates a
 #: few hundred objects, so the default collects every couple of requests, and the caches'
 #: tens of thousands of entries make the older collections long (the p99 of benchmarks/bench.py)
@@ -128,8 +130,7 @@ def retire_on_sigusr2(app: web.Application, seconds: float) -> None:
     app.on_startup.append(take_over_sigusr2)
 
 
-def run_worker(job: Job) -> None:
-    """Serve ``job.socket`` with the configuration at ``job.path`` until stopped."""
+def _prepare(job: Job) -> None:
     die_with_parent(job.supervisor)  # first: a supervisor that dies from here on takes it along
     set_title(worker_title(job.slot))
     # a stop (or a retirement) that arrives while the worker is still starting is a clean stop;
@@ -137,10 +138,11 @@ def run_worker(job: Job) -> None:
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(RETIRE_SIGNAL, _exit_quietly)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on
-    sock = socket.socket(fileno=job.socket)
-    from bridge.app import create_app
-    from bridge.log import configure_logging
-    from bridge.metrics import record_worker_restart
+
+
+def run_worker(job: Job) -> None:
+    """Serve ``job.socket`` with the configuration at ``job.path`` until stopped."""
+    _prepare(job)
     from bridge.settings.loading import load_settings
 
     try:
@@ -148,6 +150,30 @@ def run_worker(job: Job) -> None:
     except ConfigError as exc:  # the file changed after the supervisor checked it
         print(f"worker {os.getpid()}: {job.path}: {'; '.join(exc.problems)}", file=sys.stderr)
         raise SystemExit(2) from None
+    _run(job, settings, socket.socket(fileno=job.socket))
+
+
+def run_first_worker(job: Job) -> None:
+    """The first worker of a start: check the configuration and tell the supervisor (on
+    ``job.ready``, a Unix socket) what it found, then wait for the listening socket and serve
+    it. One interpreter does the check and the serving, so the gateway is ready sooner."""
+    _prepare(job)
+    link = socket.socket(fileno=job.ready)
+    settings, found = check(job.path, job.host, job.port)
+    link.sendall(json.dumps(found).encode() + b"\n")
+    if settings is None:
+        raise SystemExit(EXIT_INVALID)
+    _, fds, _, _ = socket.recv_fds(link, 16, 1)
+    if not fds:  # the supervisor could not listen; it says why
+        raise SystemExit(0)
+    _run(job, settings, socket.socket(fileno=fds[0]), ready=link.detach())
+
+
+def _run(job: Job, settings: Settings, sock: socket.socket, ready: int | None = None) -> None:
+    from bridge.app import create_app
+    from bridge.log import configure_logging
+    from bridge.metrics import record_worker_restart
+
     configure_logging(settings.log.format, settings.log.level)
     if job.restart:
         record_worker_restart()
@@ -158,7 +184,9 @@ def run_worker(job: Job) -> None:
     drain_on_sigterm(app, server.drain_seconds)
     retire_on_sigusr2(app, max(server.drain_seconds, RETIRE_SECONDS))
     app.on_startup.append(_settle_gc)  # after the cleanup contexts have made their resources
-    main = loop.create_task(_serve(app, sock, settings, _notify_when_serving(job.ready)))
+    main = loop.create_task(
+        _serve(app, sock, settings, _notify_when_serving(job.ready if ready is None else ready))
+    )
     try:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(main)
@@ -216,10 +244,12 @@ def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
-def check(path: Path, host: str | None, port: int | None) -> dict[str, object]:
-    """What the supervisor needs from the configuration at ``path`` (with ``--host`` and
-    ``--port`` applied), or its problems: the full validation, every secret read, and the
-    demo's and the development secrets' rules for the address it will listen on."""
+def check(
+    path: Path, host: str | None, port: int | None
+) -> tuple[Settings | None, dict[str, object]]:
+    """The configuration at ``path`` (with ``--host`` and ``--port`` applied) and what the
+    supervisor needs from it, or None and its problems: the full validation, every secret
+    read, and the demo's and the development secrets' rules for the address it will serve."""
     from bridge.settings.hints import development_secret_problems
     from bridge.settings.loading import load_settings
     from bridge.settings.server import demo_problems
@@ -227,15 +257,15 @@ def check(path: Path, host: str | None, port: int | None) -> dict[str, object]:
     try:
         settings = with_server(load_settings(path), host, port)
     except ConfigError as exc:
-        return {"problems": exc.problems, "invalid": True}
+        return None, {"problems": exc.problems, "invalid": True}
     problems = [
         f"demo: {p}" for p in demo_problems(settings.demo, settings.server, settings.upstream)
     ]
     problems += development_secret_problems(settings)  # --host may have left loopback
     if problems:
-        return {"problems": problems, "invalid": False}
+        return None, {"problems": problems, "invalid": False}
     server = settings.server
-    return {
+    return settings, {
         "host": server.host,
         "port": server.port,
         "backlog": server.backlog,
@@ -245,10 +275,13 @@ def check(path: Path, host: str | None, port: int | None) -> dict[str, object]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``serve JOB`` (a :class:`~bridge.serve.Job` as JSON) or ``check JOB``: see above."""
+    """``serve JOB`` (a :class:`~bridge.serve.Job` as JSON), ``first JOB`` (the first worker
+    of a start, which checks the configuration first) or ``check JOB``: see above."""
     command, text = argv if argv is not None else sys.argv[1:]
     job = Job.from_json(text)
     if command == "check":
-        print(json.dumps(check(job.path, job.host, job.port)), flush=True)
+        print(json.dumps(check(job.path, job.host, job.port)[1]), flush=True)
+    elif command == "first":
+        run_first_worker(job)
     else:
         run_worker(job)
