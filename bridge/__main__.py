@@ -64,7 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port
         )
     except ConfigProblems as exc:
-        raise _refuse(path, exc.problems) from None
+        _refuse(path, exc.problems)
+        return EXIT_INVALID
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
