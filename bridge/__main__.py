@@ -64,8 +64,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             path, host=args.host, port=args.port, workers=args.workers, share=args.reuse_port
         )
     except ConfigProblems as exc:
-        _refuse(path, exc.problems)
-        return EXIT_INVALID
+        refusal = _refuse(path, exc.problems)
+        if exc.invalid:  # the file itself: as check-config and mint-login-token exit
+            raise refusal from None
+        return EXIT_INVALID  # refused for the address it would serve on
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

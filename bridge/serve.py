@@ -427,24 +427,25 @@ def serve(
     from bridge.log import configure_logging
 
     set_title(SUPERVISOR_TITLE)
-    first, found = _start_first(path, host, port)
-    configure_logging(found["log_format"], found["log_level"])
-    try:
-        sockets = bind_sockets(
-            found["host"], found["port"], workers, backlog=found["backlog"], share=share
-        )
-    except ListenError as exc:
-        _hand_socket(first, None)
-        first.process.close()
-        first.close_ready()
-        print(f"bridge: {exc}", file=sys.stderr)
-        return 2
-    _hand_socket(first, sockets[0])
     created = None
     if not os.environ.get(MULTIPROC_ENV):
         created = tempfile.mkdtemp(prefix="bridge-metrics-")
         os.environ[MULTIPROC_ENV] = created  # inherited by the workers
+    sockets: list[socket.socket] = []
     try:
+        first, found = _start_first(path, host, port)
+        configure_logging(found["log_format"], found["log_level"])
+        try:
+            sockets = bind_sockets(
+                found["host"], found["port"], workers, backlog=found["backlog"], share=share
+            )
+        except ListenError as exc:
+            _hand_socket(first, None)
+            first.process.close()
+            first.close_ready()
+            print(f"bridge: {exc}", file=sys.stderr)
+            return 2
+        _hand_socket(first, sockets[0])
         address = (found["host"], found["port"])
         return _Supervisor(path, host, port, sockets, address, first).run()
     finally:
