@@ -156,27 +156,37 @@ def _found(output: bytes, code: int | None) -> dict[str, Any]:
     return found
 
 
-def _start_first(path: Path, host: str | None, port: int | None) -> tuple[_Worker, dict[str, Any]]:
-    """Start worker 0, which checks the configuration before anything else: what it found,
-    or raise :class:`ConfigProblems` once it has exited. It then waits for its socket
-    (:func:`_hand_socket`) and reports on the same connection once it serves."""
+def _start_checking(path: Path, host: str | None, port: int | None, slot: int) -> _Worker:
+    """Start a worker that checks the configuration before anything else, tells what it found
+    (:func:`_answer`), then waits for its socket (:func:`_hand_socket`) and reports on the
+    same connection once it serves."""
     ours, theirs = socket.socketpair()
-    job = Job(path, host, port, 0, os.getpid(), -1, theirs.fileno())
+    job = Job(path, host, port, slot, os.getpid(), -1, theirs.fileno())
     try:
         popen = subprocess.Popen(  # noqa: S603 - this interpreter, this package
             _command(job, "first"), env=_environment(), pass_fds=(theirs.fileno(),)
         )
     finally:
         theirs.close()
+    return _Worker(_Process(popen, f"worker-{slot}"), slot, ours.detach())
+
+
+def _answer(worker: _Worker) -> dict[str, Any]:
+    """What a worker started by :func:`_start_checking` found, or raise
+    :class:`ConfigProblems` (once it has exited)."""
+    assert worker.ready is not None
     answer = b""
     while not answer.endswith(b"\n"):
-        chunk = ours.recv(65536)
+        try:
+            chunk = os.read(worker.ready, 65536)
+        except OSError:
+            chunk = b""
         if not chunk:
             break
         answer += chunk
-    worker = _Worker(_Process(popen, "worker-0"), 0, ours.detach())
+    popen = worker.process.popen
     try:
-        return worker, _found(answer, popen.poll() if answer else popen.wait())
+        return _found(answer, popen.poll() if answer else popen.wait())
     except ConfigProblems:
         worker.process.close()
         worker.close_ready()
@@ -237,12 +247,12 @@ class _Supervisor:
         port: int | None,
         sockets: list[socket.socket],
         address: tuple[str, int],
-        first: _Worker,
+        started: list[_Worker],
     ) -> None:
         self._path, self._host, self._port = path, host, port
         self._sockets = sockets
         self._address = address  # server.host and server.port as bound
-        self._current: list[_Worker] = [first]  # started (and given its socket) already
+        self._current = list(started)  # started (and given their sockets) already
         self._pending: list[_Worker] | None = None  # a reload's new generation, starting
         self._pending_since = 0.0
         self._others: list[_Worker] = []  # retired or abandoned: never restarted
@@ -294,7 +304,7 @@ class _Supervisor:
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, self.request_reload)
         log.info("supervisor %d starting %d workers", os.getpid(), len(self._sockets))
-        for slot in range(1, len(self._sockets)):
+        for slot in range(len(self._current), len(self._sockets)):
             self._current.append(self._spawn(slot))
         while any(not w.reaped for w in self._all()):
             waiting = [w.process.sentinel for w in self._all() if not w.reaped]
@@ -433,21 +443,38 @@ def serve(
         os.environ[MULTIPROC_ENV] = created  # inherited by the workers
     sockets: list[socket.socket] = []
     try:
-        first, found = _start_first(path, host, port)
+        # every worker checks the configuration as it starts (the check needs the schema that
+        # it loads anyway); the first one's answer says where to listen
+        started = [_start_checking(path, host, port, slot) for slot in range(workers)]
+        try:
+            found = _answer(started[0])
+        except ConfigProblems:
+            for worker in started[1:]:
+                _hand_socket(worker, None)
+                worker.process.close()
+                worker.close_ready()
+            raise
         configure_logging(found["log_format"], found["log_level"])
         try:
             sockets = bind_sockets(
                 found["host"], found["port"], workers, backlog=found["backlog"], share=share
             )
         except ListenError as exc:
-            _hand_socket(first, None)
-            first.process.close()
-            first.close_ready()
+            for worker in started:
+                _hand_socket(worker, None)
+                worker.process.close()
+                worker.close_ready()
             print(f"bridge: {exc}", file=sys.stderr)
             return 2
-        _hand_socket(first, sockets[0])
+        _hand_socket(started[0], sockets[0])
+        for worker in started[1:]:
+            try:
+                _answer(worker)
+            except ConfigProblems:  # the file changed meanwhile: it has exited, and is replaced
+                continue
+            _hand_socket(worker, sockets[worker.slot])
         address = (found["host"], found["port"])
-        return _Supervisor(path, host, port, sockets, address, first).run()
+        return _Supervisor(path, host, port, sockets, address, started).run()
     finally:
         for sock in sockets:
             sock.close()

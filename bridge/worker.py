@@ -154,13 +154,15 @@ def run_worker(job: Job) -> None:
 
 
 def run_first_worker(job: Job) -> None:
-    """The first worker of a start: check the configuration and tell the supervisor (on
-    ``job.ready``, a Unix socket) what it found, then wait for the listening socket and serve
-    it. One interpreter does the check and the serving, so the gateway is ready sooner."""
+    """A worker of a start (not a restart or a reload): check the configuration and tell the
+    supervisor (on ``job.ready``, a Unix socket) what it found, then wait for the listening
+    socket and serve it. One interpreter does the check and the serving, and all the workers
+    start at once, so the gateway is ready sooner."""
     _prepare(job)
     link = socket.socket(fileno=job.ready)
     settings, found = check(job.path, job.host, job.port)
-    link.sendall(json.dumps(found).encode() + b"\n")
+    with contextlib.suppress(OSError):  # the supervisor is gone, or stops this start
+        link.sendall(json.dumps(found).encode() + b"\n")
     if settings is None:
         raise SystemExit(EXIT_INVALID)
     _, fds, _, _ = socket.recv_fds(link, 16, 1)
