@@ -32,7 +32,9 @@ token server a site would otherwise write by hand (``peers/go/main.go``: the ``t
 HS256, the Zendesk Chat token, CORS for one origin), built from Debian's ``golang-go`` and
 ``golang-github-golang-jwt-jwt-dev`` and run with ``GOMAXPROCS=1`` on the same CPU; the gateway's
 throughput is then also printed as a multiple of that server's. Without Go the benchmark says
-why it left that server out.
+why it left that server out. ``--before DIR`` (a checkout of earlier code, e.g. made with
+``git worktree add``) adds that code's gateway to the same rounds of ``hot`` and ``users-10k``,
+so a change's cost is measured against its own past in one run.
 
 Then the gateway's resident memory while it serves ``--memory-requests`` requests from 100,000
 distinct users, and the throughput of ``bridge serve --workers 1`` and ``--workers 2`` with
@@ -107,6 +109,8 @@ RS_UPSTREAM = """upstream:
 TARGETS = {"hot": 0.70, "users-10k": 0.56}
 #: the scenarios the Go token server runs, and the least gateway/Go throughput for each
 GO_TARGETS = {"hot": 1.0, "users-10k": 0.0}
+#: with --before: the most a scenario's ratio to the limit may fall from the earlier code's
+BEFORE_LOSS = 0.03
 GO_PACKAGE = Path("/usr/share/gocode/src/github.com/golang-jwt/jwt")
 #: the gateway's p99 at most this many times the limit's, for the scenarios with targets
 P99_LIMIT = 1.5
@@ -152,16 +156,17 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) 
 
 
 def start(
-    cmd: list[str], cpu: int | None, log: Path, env: dict[str, str] | None = None
+    cmd: list[str], cpu: int | None, log: Path, env: dict[str, str] | None = None, root: Path = ROOT
 ) -> subprocess.Popen[bytes]:
+    """Run ``cmd`` with the package of ``root`` (this checkout unless told otherwise)."""
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     with log.open("wb") as out:
         return subprocess.Popen(
             [*pin, *cmd],
-            cwd=ROOT,
+            cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+            env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
         )
 
 
@@ -346,11 +351,12 @@ class Bench:
         cpu: int | None,
         ready: str,
         env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ) -> Server:
         """Start a server (``{port}`` in ``cmd``), once ``ready`` answers."""
         port = free_port()
         command = [part.replace("{port}", str(port)) for part in cmd]
-        process = start(command, cpu, self.work / f"{name}.log", env)
+        process = start(command, cpu, self.work / f"{name}.log", env, root)
         self.processes.append(process)
         server = Server(f"http://127.0.0.1:{port}", process)
         wait_ready(server.url + ready, process)
@@ -380,6 +386,12 @@ def main() -> int:
     parser.add_argument("--memory-requests", type=int, default=1_000_000)
     parser.add_argument("--workers-seconds", type=float, default=4)
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout of earlier code: its gateway serves hot and users-10k in the same "
+        "rounds, on the same CPU, and the two ratios to the limit are compared",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -453,6 +465,12 @@ def main() -> int:
             go_command = [str(go_binary), "127.0.0.1:{port}"]
             go_peer = bench.serve("go", go_command, 0, "/healthz", go_env)
 
+        before = None
+        if args.before is not None:
+            command = [sys.executable, "-m", "bridge", "serve", "--config", str(config)]
+            command += ["--port", "{port}", "--workers", "1"]
+            before = bench.serve("before", command, 0, "/healthz", root=args.before.resolve())
+
         token_path = {"BENCH_PATH": "/generate/token", "BENCH_ORIGIN": ORIGIN}
         scenarios = {
             "hot": (gateway.url, {**token_path, "BENCH_TOKENS": str(hot)}),
@@ -475,6 +493,8 @@ def main() -> int:
             urls = {"limit": limit.url, "floor": floor.url, "gateway": url}
             if go_peer is not None and name in GO_TARGETS:
                 urls["go"] = go_peer.url
+            if before is not None and name in GO_TARGETS:
+                urls["before"] = before.url
             return urls
 
         for name, (url, env) in scenarios.items():
@@ -485,7 +505,7 @@ def main() -> int:
 
         servers = ("limit", "floor", "gateway")
         results: dict[str, dict[str, list[Result]]] = {
-            name: {s: [] for s in (*servers, "go")} for name in scenarios
+            name: {s: [] for s in (*servers, "go", "before")} for name in scenarios
         }
         for round_no in range(args.rounds):
             for name, (url, env) in scenarios.items():
@@ -568,6 +588,25 @@ def main() -> int:
                 summary[name]["go_ratio"] = go_ratio
                 if go_ratio < least:
                     failed.append(f"{name}: gateway/Go {go_ratio:.2f} < {least}")
+        if before is not None:
+            print(
+                f"\nthe gateway against the code in {args.before} (same configuration, CPU and "
+                "rounds), as ratios to the limit:"
+            )
+            for name in GO_TARGETS:
+                lim = results[name]["limit"]
+                now = med(g.rps / m.rps for g, m in zip(results[name]["gateway"], lim, strict=True))
+                then = med(b.rps / m.rps for b, m in zip(results[name]["before"], lim, strict=True))
+                p99_then = med(r.p99_ms for r in results[name]["before"])
+                p99_now = med(r.p99_ms for r in results[name]["gateway"])
+                change = now / then - 1
+                print(
+                    f"  {name}: before {then:.3f}, now {now:.3f} ({change:+.1%}); p99 "
+                    f"{p99_then:.2f} ms before, {p99_now:.2f} ms now"
+                )
+                summary[name]["before_ratio"] = then
+                if change < -BEFORE_LOSS:
+                    failed.append(f"{name}: {change:+.1%} against the code before")
         print()
         for name, cold in colds.items():
             print(
@@ -594,7 +633,7 @@ def main() -> int:
 
         scaling: dict[str, float] = {}
         if not args.skip_workers:
-            for server in (gateway, gateway_rs, limit, floor, go_peer):
+            for server in (gateway, gateway_rs, limit, floor, go_peer, before):
                 if server is not None:
                     server.stop()
             print(
