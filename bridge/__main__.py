@@ -78,8 +78,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     signers = build_signers(settings.targets, name_claims=settings.upstream.name_claims)
     print(f"{path}: valid{' for production' if args.production else ''}")
     if settings.upstreams is None:
-        upstream = settings.upstream
-        print(f"  upstream: {', '.join(upstream.algorithms)}, cookie {upstream.cookie!r}")
+        system = settings.upstream
+        print(f"  upstream: {', '.join(system.algorithms)}, cookie {system.cookie!r}")
     else:
         for login, entry in settings.logins:
             print(f"  upstream {login}: {', '.join(entry.algorithms)}, cookie {entry.cookie!r}, "
@@ -98,18 +98,18 @@ def cmd_mint_login_token(args: argparse.Namespace) -> int:
     """A development login token, signed like the login system would, with the HS secret."""
     settings = _load(_config_path(args.config))
     logins = dict(settings.logins)
-    upstream = logins.get(args.login) if args.login else settings.upstream
-    if upstream is None:
+    system = logins.get(args.login) if args.login else settings.upstream
+    if system is None:
         print(f"no login system is named {args.login!r} ({', '.join(logins)})", file=sys.stderr)
         return EXIT_INVALID
-    if upstream.family != "HS":
+    if system.family != "HS":
         print("mint-login-token needs an HS upstream (secrets); this config uses keys_url",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
     from bridge.login.devtokens import mint_login_token
 
     minted = mint_login_token(
-        upstream, sub=args.sub, email=args.email, name=args.name, groups=args.group, ttl=args.ttl
+        system, sub=args.sub, email=args.email, name=args.name, groups=args.group, ttl=args.ttl
     )
     print(minted.token)
     return EXIT_OK

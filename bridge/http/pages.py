@@ -11,7 +11,7 @@ The pages are static HTML from ``templates/`` with their script and style in ``s
 (the demo's target names and types, whether staff may use their login cookie) goes into the
 page as JSON or a data attribute; no secret, key or token is ever rendered into a page.
 
-The demo MINTS LOGIN COOKIES. Settings validation refuses it unless the upstream is HS, the
+The demo MINTS LOGIN COOKIES. Settings validation refuses it unless the login system is HS, the
 server binds a loopback address and ``demo.i_understand_this_mints_login_cookies`` is set;
 ``create_app`` checks again (``--host`` may have changed the address since), and each demo
 request is refused unless it comes straight from a loopback peer with no proxy headers and
@@ -37,7 +37,7 @@ from bridge.errors import DemoRefused, InvalidDemoUser, NotFound, UnsupportedMed
 from bridge.forwarded import PROXY_HEADERS
 from bridge.login.devtokens import mint_login_token
 from bridge.login.identity import is_sane_text
-from bridge.settings.login import UpstreamSettings
+from bridge.settings.login import LoginSystemSettings
 from bridge.settings.root import Settings
 from bridge.targets.base import Target
 
@@ -97,8 +97,8 @@ class DemoUser(BaseModel):
         return None if value == "" else value
 
 
-def _login_label(name: str, upstream: UpstreamSettings) -> str:
-    return name if upstream.project_id is None else f"{name} (project {upstream.project_id})"
+def _login_label(name: str, system: LoginSystemSettings) -> str:
+    return name if system.project_id is None else f"{name} (project {system.project_id})"
 
 
 @cache
@@ -178,7 +178,7 @@ class PageHandlers:
         self._signers = signers
         #: the login systems a development user may sign in to: those with HS secrets
         self._demo_logins = {
-            name: upstream for name, upstream in settings.logins if upstream.family == "HS"
+            name: system for name, system in settings.logins if system.family == "HS"
         }
         self.demo_page = _local_only(self._demo_page)
         self.demo_login = _local_only(self._demo_login)
@@ -195,9 +195,9 @@ class PageHandlers:
         text = text.replace("{{targets_json}}", _json_for_html(targets))
         text = text.replace("{{cookie}}", html.escape(settings.upstream.cookie))
         options = "".join(
-            f'<option value="{html.escape(name)}">{html.escape(_login_label(name, upstream))}'
+            f'<option value="{html.escape(name)}">{html.escape(_login_label(name, system))}'
             "</option>"
-            for name, upstream in self._demo_logins.items()
+            for name, system in self._demo_logins.items()
         )
         return _page(text.replace("{{login_options}}", options))
 
@@ -208,11 +208,11 @@ class PageHandlers:
         except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
             raise InvalidDemoUser() from None
         settings = self._settings
-        upstream = self._demo_logins.get(user.login or settings.logins[0][0])
-        if upstream is None:
+        system = self._demo_logins.get(user.login or settings.logins[0][0])
+        if system is None:
             raise InvalidDemoUser()
         login = mint_login_token(
-            upstream,
+            system,
             sub=user.sub,
             email=user.email,
             name=user.name,
@@ -224,12 +224,12 @@ class PageHandlers:
         )  # fmt: skip
         # another system's cookie of an earlier sign-in would make the request ambiguous
         for cookie in self._cookies():
-            if cookie != upstream.cookie:
+            if cookie != system.cookie:
                 response.del_cookie(cookie, path="/", httponly=True, samesite="Lax")
         # HttpOnly: page scripts never see it; Lax: sent on same-site fetches (other localhost
         # ports), never on cross-site subrequests
         response.set_cookie(
-            upstream.cookie,
+            system.cookie,
             login.token,
             max_age=settings.demo.login_ttl,
             path="/",
@@ -249,7 +249,7 @@ class PageHandlers:
 
     def _cookies(self) -> list[str]:
         """The demo's login systems' cookie names, each once."""
-        return list(dict.fromkeys(upstream.cookie for upstream in self._demo_logins.values()))
+        return list(dict.fromkeys(system.cookie for system in self._demo_logins.values()))
 
     async def staff_page(self, request: web.Request) -> web.Response:
         text = _template("staff.html")

@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from bridge.settings.login import PROJECT_CLAIM, UpstreamSettings
+from bridge.settings.login import PROJECT_CLAIM, LoginSystemSettings
 
 DEFAULT_ISSUER = "https://login.xsolla.com"
 
@@ -27,7 +27,7 @@ class DevLogin:
 
 
 def mint_login_token(
-    upstream: UpstreamSettings,
+    system: LoginSystemSettings,
     *,
     sub: str,
     email: str | None = None,
@@ -36,16 +36,16 @@ def mint_login_token(
     ttl: int = 3600,
     now: float | None = None,
 ) -> DevLogin:
-    """A login token like Xsolla Login's for ``sub`` (of the upstream's project, when it has
-    one); needs an HS upstream."""
-    if upstream.family != "HS":
+    """A login token like Xsolla Login's for ``sub`` (of the login system's project, when it has
+    one); needs an HS login system."""
+    if system.family != "HS":
         raise ValueError("development login tokens need an HS upstream (secrets)")
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "sub": sub,
         "iat": issued,
         "exp": issued + ttl,
-        "iss": upstream.issuer or DEFAULT_ISSUER,
+        "iss": system.issuer or DEFAULT_ISSUER,
         "jti": str(uuid.uuid4()),
         "groups": [{"id": i, "name": g, "is_default": False} for i, g in enumerate(groups, 1)],
     }
@@ -53,9 +53,9 @@ def mint_login_token(
         claims["email"] = email
     if name:
         claims["name"] = name
-    if upstream.audience is not None:
-        claims["aud"] = upstream.audience
-    if upstream.project_id is not None:
-        claims[PROJECT_CLAIM] = upstream.project_id
-    secret = upstream.secrets[0].secret.reveal()
-    return DevLogin(jwt.encode(claims, secret, algorithm=upstream.algorithms[0]), issued + ttl)
+    if system.audience is not None:
+        claims["aud"] = system.audience
+    if system.project_id is not None:
+        claims[PROJECT_CLAIM] = system.project_id
+    secret = system.secrets[0].secret.reveal()
+    return DevLogin(jwt.encode(claims, secret, algorithm=system.algorithms[0]), issued + ttl)

@@ -37,7 +37,7 @@ from bridge.errors import KeysUnavailable, SubjectMissing, TokenInvalid
 from bridge.login.identity import Identity, is_sane_text, sane_email
 from bridge.login.jws import CompactToken, has_lone_surrogate, parse_compact
 from bridge.login.keysets import KeySet
-from bridge.settings.login import PROJECT_CLAIM, UpstreamSettings
+from bridge.settings.login import PROJECT_CLAIM, LoginSystemSettings
 
 __all__ = ["Verifier"]
 
@@ -49,7 +49,7 @@ class Verifier:
 
     def __init__(
         self,
-        settings: UpstreamSettings,
+        settings: LoginSystemSettings,
         *,
         keyset: KeySet | None = None,
         clock: Callable[[], float] = time.time,

@@ -53,7 +53,7 @@ PROJECT_PLACEHOLDER = "{project_id}"
 SubjectPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,32}$")]
 
 
-class UpstreamSettings(Model):
+class LoginSystemSettings(Model):
     """How to verify one login system's tokens (the ``upstream`` or an ``upstreams`` entry)."""
 
     #: names the system in metrics and access lines; default ``default`` (``upstream``) or
@@ -132,13 +132,13 @@ class UpstreamSettings(Model):
         return keys_url
 
     @model_validator(mode="after")
-    def _issuer_for_discovery(self) -> UpstreamSettings:
+    def _issuer_for_discovery(self) -> LoginSystemSettings:
         if self.discovery_url is not None and self.issuer is None:
             raise ValueError("discovery_url needs issuer: the document's issuer must equal it")
         return self
 
     @model_validator(mode="after")
-    def _project_for_placeholder(self) -> UpstreamSettings:
+    def _project_for_placeholder(self) -> LoginSystemSettings:
         if self.keys_url and PROJECT_PLACEHOLDER in self.keys_url and self.project_id is None:
             raise ValueError("keys_url names {project_id}: set project_id")
         return self
@@ -156,13 +156,13 @@ class UpstreamSettings(Model):
         return self.keys_url or self.discovery_url
 
 
-class UpstreamEntry(UpstreamSettings):
+class LoginSystemEntry(LoginSystemSettings):
     """One entry of ``upstreams``: the same keys, with ``issuer`` required (it picks the entry)."""
 
     issuer: str = Field(min_length=1)
 
 
-def login_name(entry: UpstreamSettings, index: int | None) -> str:
+def login_name(entry: LoginSystemSettings, index: int | None) -> str:
     """The system's configured ``name``, else ``default`` (``upstream``) or ``upstream-<n>``
     (the ``index``-th entry of ``upstreams``, counted from 1 in the name)."""
     if entry.name is not None:
@@ -170,7 +170,7 @@ def login_name(entry: UpstreamSettings, index: int | None) -> str:
     return "default" if index is None else f"upstream-{index + 1}"
 
 
-Logins = Sequence[tuple[str, UpstreamSettings]]
+Logins = Sequence[tuple[str, LoginSystemSettings]]
 
 
 def subject_prefix_warnings(logins: Logins) -> list[str]:
@@ -202,7 +202,7 @@ def login_problems(logins: Logins) -> list[str]:
     problems = []
     names: dict[str, int] = {}
     projects: dict[str, str] = {}
-    by_issuer: dict[str | None, list[tuple[str, UpstreamSettings]]] = {}
+    by_issuer: dict[str | None, list[tuple[str, LoginSystemSettings]]] = {}
     for index, (name, entry) in enumerate(logins):
         if name in names:
             problems.append(

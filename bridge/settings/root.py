@@ -13,8 +13,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bridge.settings.base import Model, TargetName
 from bridge.settings.login import (
-    UpstreamEntry,
-    UpstreamSettings,
+    LoginSystemEntry,
+    LoginSystemSettings,
     login_name,
     login_problems,
     staff_login_problems,
@@ -38,9 +38,9 @@ from bridge.targets.zendesk_messaging import ZendeskMessagingTarget
 class Settings(Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
     #: the one login system; with ``upstreams``, set to its first entry after validation
-    upstream: UpstreamSettings = Field(default=None)  # type: ignore[assignment]  # set after
+    upstream: LoginSystemSettings = Field(default=None)  # type: ignore[assignment]  # set after
     #: several login systems, each picked by its ``issuer`` (and ``project_id``)
-    upstreams: list[UpstreamEntry] | None = Field(default=None, min_length=1)
+    upstreams: list[LoginSystemEntry] | None = Field(default=None, min_length=1)
     targets: dict[TargetName, Target] = Field(min_length=1)
     #: what /generate/token mints; may be omitted when there is one target
     default_target: str | None = None
@@ -86,7 +86,7 @@ class Settings(Model):
         return self
 
     @property
-    def logins(self) -> list[tuple[str, UpstreamSettings]]:
+    def logins(self) -> list[tuple[str, LoginSystemSettings]]:
         """Every login system with its name, in the configured order."""
         if self.upstreams is None:
             return [(login_name(self.upstream, None), self.upstream)]

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from bridge.settings.base import Model
-from bridge.settings.login import UpstreamSettings
+from bridge.settings.login import LoginSystemSettings
 
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 #: an http(s) origin, then an optional path prefix of plain segments; nothing else
@@ -114,7 +114,7 @@ def _is_loopback(host: str) -> bool:
 class DemoSettings(Model):
     """The demo page (``/demo``): it MINTS LOGIN COOKIES, so it is for a development setup only.
 
-    Enabling it needs all of: an HS upstream (the cookie is signed with its first secret), a
+    Enabling it needs all of: an HS login system (the cookie is signed with its first secret), a
     loopback ``server.host``, and ``i_understand_this_mints_login_cookies: true``.
     """
 
@@ -125,9 +125,9 @@ class DemoSettings(Model):
 
 
 def demo_problems(
-    demo: DemoSettings, server: ServerSettings | None, upstream: UpstreamSettings | None
+    demo: DemoSettings, server: ServerSettings | None, system: LoginSystemSettings | None
 ) -> list[str]:
-    """Why the demo may not run with this server and upstream (empty when it may).
+    """Why the demo may not run with this server and login system (empty when it may).
 
     ``None`` stands for a section that was itself invalid (its problems are reported there).
     """
@@ -144,7 +144,7 @@ def demo_problems(
             f"the demo only runs on a loopback server.host (127.0.0.1, ::1 or localhost), "
             f"not {server.host!r}"
         )
-    if upstream is not None and upstream.family != "HS":
+    if system is not None and system.family != "HS":
         problems.append("the demo needs an HS upstream (it signs login cookies with its secret)")
     return problems
 

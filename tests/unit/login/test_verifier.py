@@ -17,7 +17,7 @@ from bridge.login.identity import Identity
 from bridge.login.keysets import KeySet
 from bridge.login.verifier import Verifier
 from bridge.settings.loading import parse_settings
-from bridge.settings.login import UpstreamSettings
+from bridge.settings.login import LoginSystemSettings
 from tests.support.tokens import (
     OTHER_SECRET,
     SECRET,
@@ -40,7 +40,7 @@ NOW = 1_700_000_000
 ISSUER = "https://login.xsolla.com"
 
 
-def upstream(**options: Any) -> UpstreamSettings:
+def upstream(**options: Any) -> LoginSystemSettings:
     data: dict[str, Any] = {
         "algorithms": ["HS256"],
         "secrets": [{"value": SECRET.decode()}],
