@@ -129,24 +129,24 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 def login_systems(
     settings: Settings, session: aiohttp.ClientSession, metrics: Metrics | None = None
 ) -> LoginSystems:
-    """One verifier per login system (with its key set), as one."""
+    """One :class:`Verifier` per login system (with its key set), gathered in one."""
     verifiers = []
-    for name, upstream in settings.logins:
+    for name, system in settings.logins:
         keyset = None
-        if upstream.key_source is not None:
+        if system.key_source is not None:
             keyset = KeySet(
                 session,
-                upstream.key_source,
-                family=upstream.family,
-                cache_ttl=upstream.keys_cache_ttl,
-                refresh_cooldown=upstream.keys_refresh_cooldown,
-                timeout=upstream.keys_timeout,
-                discovery_issuer=upstream.issuer if upstream.discovery_url else None,
+                system.key_source,
+                family=system.family,
+                cache_ttl=system.keys_cache_ttl,
+                refresh_cooldown=system.keys_refresh_cooldown,
+                timeout=system.keys_timeout,
+                discovery_issuer=system.issuer if system.discovery_url else None,
                 name=name,
                 metrics=metrics,
             )
-        verifiers.append(Verifier(upstream, keyset=keyset, name=name))
-    return LoginSystems(verifiers, [upstream.issuer for _, upstream in settings.logins])
+        verifiers.append(Verifier(system, keyset=keyset, name=name))
+    return LoginSystems(verifiers, [system.issuer for _, system in settings.logins])
 
 
 def _resources(
@@ -179,8 +179,8 @@ def _resources(
                     signer.bind(BrokerResources(session, cache, metrics))
                     stack.push_async_callback(signer.close)
 
-            verifier = login_systems(settings, session, metrics)
-            warm_up = asyncio.create_task(verifier.warm_up())  # keys before the first request
+            systems = login_systems(settings, session, metrics)
+            warm_up = asyncio.create_task(systems.warm_up())  # keys before the first request
             stack.push_async_callback(_cancel, warm_up)
 
             ttl, negative_ttl = settings.cache.visitor_ttl, settings.cache.negative_ttl
@@ -203,13 +203,13 @@ def _resources(
                 login_group=settings.staff.login_group,
                 # checked by the system that verified the token, never by its cookie's name
                 login_systems=settings.staff_login_systems,
-                verify=functools.partial(verify_cookies, verifier),
+                verify=functools.partial(verify_cookies, systems),
             )
-            h.tokens.bind(verifier, limits)
-            h.fast.bind(verifier, limits)
-            h.sso.bind(verifier, limits)
+            h.tokens.bind(systems, limits)
+            h.fast.bind(systems, limits)
+            h.sso.bind(systems, limits)
             h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
-            h.probes.bind(redis, verifier)
+            h.probes.bind(redis, systems)
             yield
 
     return ctx

@@ -43,11 +43,11 @@ class ProbeHandlers:
         keys = (signer.public_jwk() for signer in signers.values())
         self._jwks = {"keys": [jwk for jwk in keys if jwk is not None]}
         self._redis: SharedRedis | None = None
-        self._verifier: LoginSystems | None = None
+        self._systems: LoginSystems | None = None
 
-    def bind(self, redis: SharedRedis | None, verifier: LoginSystems) -> None:
+    def bind(self, redis: SharedRedis | None, systems: LoginSystems) -> None:
         self._redis = redis
-        self._verifier = verifier
+        self._systems = systems
 
     async def index(self, request: web.Request) -> web.Response:
         return web.json_response(INDEX)
@@ -67,7 +67,7 @@ class ProbeHandlers:
                  "description": "This instance is shutting down"},
                 status=503,
             )  # fmt: skip
-        if self._verifier is None or not await self._verifier.load_keys():
+        if self._systems is None or not await self._systems.load_keys():
             return web.json_response(
                 {"status": "unavailable", "code": "upstream_keys_unavailable",
                  "description": "The login system's signing keys were never obtained"},

@@ -81,7 +81,7 @@ def _navigation_only(headers: Mapping[str, str]) -> None:
 
 class SsoHandlers:
     """``login`` and ``logout`` for the ``zendesk_sso`` targets, bound at start-up
-    (:meth:`bind`) to the verifier and the limits."""
+    (:meth:`bind`) to the login systems and the limits."""
 
     def __init__(
         self, signers: Mapping[str, Target], *, login_url: str | None, public_url: str | None
@@ -93,12 +93,12 @@ class SsoHandlers:
         self._public_url = public_url
 
     # set by bind(), at start-up, before any request
-    _verifier: LoginSystems
+    _systems: LoginSystems
     _limits: RateLimits
     _urls: PublicUrls
 
-    def bind(self, verifier: LoginSystems, limits: RateLimits) -> None:
-        self._verifier, self._limits = verifier, limits
+    def bind(self, systems: LoginSystems, limits: RateLimits) -> None:
+        self._systems, self._limits = systems, limits
         self._urls = PublicUrls(self._public_url, limits.addresses)
 
     def _target(self, request: web.Request) -> ZendeskSsoSigner:
@@ -113,7 +113,7 @@ class SsoHandlers:
         return_to = signer.check_return_to(_return_to(request))
         _navigation_only(request.headers)
         try:
-            identity = await identify(request, self._verifier, self._limits)
+            identity = await identify(request, self._systems, self._limits)
         except TokenError:
             if self._login_url is None:
                 raise
