@@ -73,9 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     settings = _load(path, production=args.production)
-    from bridge.targets.registry import build_signers
+    from bridge.targets.registry import build_targets
 
-    signers = build_signers(settings.targets, name_claims=settings.upstream.name_claims)
+    targets = build_targets(settings.targets, name_claims=settings.upstream.name_claims)
     print(f"{path}: valid{' for production' if args.production else ''}")
     if settings.upstreams is None:
         system = settings.upstream
@@ -84,9 +84,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for login, entry in settings.logins:
             print(f"  upstream {login}: {', '.join(entry.algorithms)}, cookie {entry.cookie!r}, "
                   f"issuer {entry.issuer!r}")  # fmt: skip
-    for name, signer in signers.items():
+    for name, target in targets.items():
         default = " [default]" if name == settings.default else ""
-        print(f"  target {name}: {signer.summary()}{default}")
+        print(f"  target {name}: {target.summary()}{default}")
     mode = settings.redis.mode
     print(f"  cache: {'in-process' if mode == 'memory' else f'redis ({mode})'}")
     for warning in settings.warnings():

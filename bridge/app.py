@@ -53,7 +53,7 @@ from bridge.settings.server import demo_problems
 from bridge.staff import StaffAuth
 from bridge.state import DRAINING, FAST_PATH, RETIRING
 from bridge.targets.base import BrokerResources, Target
-from bridge.targets.registry import build_signers
+from bridge.targets.registry import build_targets
 from bridge.zendesk.clients import chat_client, support_client
 from bridge.zendesk.users import LoginUserLookup
 from bridge.zendesk.visitors import VisitorLookup
@@ -150,7 +150,7 @@ def login_systems(
 
 
 def _resources(
-    settings: Settings, h: Handlers, signers: Mapping[str, Target]
+    settings: Settings, h: Handlers, targets: Mapping[str, Target]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The start-up context: every resource, in dependency order, handed to the handlers
     (and to the brokers, the targets whose vendor issues the credential)."""
@@ -174,10 +174,10 @@ def _resources(
                 redis, prefix=settings.redis.key_prefix, max_entries=settings.cache.max_entries
             )
             limits = build_rate_limits(settings.rate_limits, redis, metrics=metrics)
-            for signer in signers.values():
-                if signer.brokered:
-                    signer.bind(BrokerResources(session, cache, metrics))
-                    stack.push_async_callback(signer.close)
+            for target in targets.values():
+                if target.brokered:
+                    target.bind(BrokerResources(session, cache, metrics))
+                    stack.push_async_callback(target.close)
 
             systems = login_systems(settings, session, metrics)
             warm_up = asyncio.create_task(systems.warm_up())  # keys before the first request
@@ -267,17 +267,17 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     draining = asyncio.Event()  # set on SIGTERM by bridge.serve
     retiring = asyncio.Event()  # set with it when a reload replaces this worker
     cors = ActualCors(settings.cors.origins)
-    signers = build_signers(
+    targets = build_targets(
         settings.targets, name_claims=settings.upstream.name_claims, clock=clock
     )
     handlers = Handlers(
         tokens=TokenHandlers(
-            signers,
+            targets,
             default=settings.default,
             cors_origins=settings.cors.origins,
         ),
         fast=FastTokens(
-            signers,
+            targets,
             default=settings.default,
             cors=cors,
             records=records,
@@ -285,11 +285,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             screen_proxied=local_only,
         ),
         sso=SsoHandlers(
-            signers, login_url=settings.upstream.login_url, public_url=settings.server.public_url
+            targets, login_url=settings.upstream.login_url, public_url=settings.server.public_url
         ),
         staff=StaffHandlers(records),
-        probes=ProbeHandlers(signers, draining=draining, retiring=retiring),
-        pages=PageHandlers(settings, signers),
+        probes=ProbeHandlers(targets, draining=draining, retiring=retiring),
+        pages=PageHandlers(settings, targets),
         metrics=metrics,
         records=records,
     )
@@ -327,7 +327,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             cors.enable(added)
 
     app.cleanup_ctx.append(records.flusher)  # access lines and request metrics, in batches
-    app.cleanup_ctx.append(_resources(settings, handlers, signers))
+    app.cleanup_ctx.append(_resources(settings, handlers, targets))
     config = settings.metrics
     if metrics is not None and config.port is not None:
         app.cleanup_ctx.append(

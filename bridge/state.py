@@ -1,7 +1,7 @@
 """Typed application and request state: every ``web.AppKey`` and ``web.RequestKey``, once.
 
 This module imports nothing of the package, so that any module may import it. The
-application's own objects (login systems, signers, limits, lookups) are not kept in the app's
+application's own objects (login systems, targets, limits, lookups) are not kept in the app's
 state at all: ``create_app`` (:mod:`bridge.app`) hands them to the handlers that use them.
 """
 

@@ -173,9 +173,9 @@ def _same_origin_json(request: web.Request) -> None:
 class PageHandlers:
     """The demo and staff pages, for one configuration and its targets."""
 
-    def __init__(self, settings: Settings, signers: Mapping[str, Target]) -> None:
+    def __init__(self, settings: Settings, targets: Mapping[str, Target]) -> None:
         self._settings = settings
-        self._signers = signers
+        self._targets = targets
         #: the login systems a development user may sign in to: those with HS secrets
         self._demo_logins = {
             name: system for name, system in settings.logins if system.family == "HS"
@@ -187,9 +187,9 @@ class PageHandlers:
     async def _demo_page(self, request: web.Request) -> web.Response:
         settings = self._settings
         targets = [
-            {"name": name, "type": signer.type, "ttl": signer.ttl,
+            {"name": name, "type": target.type, "ttl": target.ttl,
              "default": name == settings.default}
-            for name, signer in self._signers.items()
+            for name, target in self._targets.items()
         ]  # fmt: skip
         text = _template("demo.html")
         text = text.replace("{{targets_json}}", _json_for_html(targets))

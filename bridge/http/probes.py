@@ -31,7 +31,7 @@ class ProbeHandlers:
 
     def __init__(
         self,
-        signers: Mapping[str, Target],
+        targets: Mapping[str, Target],
         *,
         draining: asyncio.Event,
         retiring: asyncio.Event | None = None,
@@ -40,7 +40,7 @@ class ProbeHandlers:
         #: set when a reload replaces this worker: it closes its connections like a drain, but
         #: the instance stays ready (its replacement already serves)
         self._retiring = retiring if retiring is not None else asyncio.Event()
-        keys = (signer.public_jwk() for signer in signers.values())
+        keys = (target.public_jwk() for target in targets.values())
         self._jwks = {"keys": [jwk for jwk in keys if jwk is not None]}
         self._redis: SharedRedis | None = None
         self._systems: LoginSystems | None = None

@@ -84,10 +84,10 @@ class SsoHandlers:
     (:meth:`bind`) to the login systems and the limits."""
 
     def __init__(
-        self, signers: Mapping[str, Target], *, login_url: str | None, public_url: str | None
+        self, targets: Mapping[str, Target], *, login_url: str | None, public_url: str | None
     ) -> None:
         self._signers = {
-            name: signer for name, signer in signers.items() if isinstance(signer, ZendeskSsoSigner)
+            name: target for name, target in targets.items() if isinstance(target, ZendeskSsoSigner)
         }
         self._login_url = login_url
         self._public_url = public_url

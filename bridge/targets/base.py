@@ -294,6 +294,6 @@ class TargetSettings(Model):
     #: overrides ``upstream.name_claims`` for this target
     name_claims: list[ClaimName] | None = None
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Target:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Target:
         """The target's signer (or broker), named ``name``."""
         raise NotImplementedError

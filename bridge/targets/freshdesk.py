@@ -32,7 +32,7 @@ class FreshdeskTarget(TargetSettings):
     type: Literal["freshdesk"]
     secret: HmacSecret
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         return FreshdeskSigner(
             name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
         )

@@ -107,7 +107,7 @@ class HmacIdentityTarget(TargetSettings):
             return self.identifier
         return "sub" if self.vendor == "intercom_legacy" else "email"
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         return HmacIdentitySigner(
             name,
             vendor=self.vendor,

@@ -218,7 +218,7 @@ class HubSpotTarget(TargetSettings):
     #: overall deadline of one call to HubSpot, retries included (seconds)
     deadline: float = Field(default=4.0, gt=0, le=30)
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> HubSpotBroker:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> HubSpotBroker:
         return HubSpotBroker(
             name,
             access_token=self.access_token.secret.reveal(),

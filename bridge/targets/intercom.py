@@ -62,7 +62,7 @@ class IntercomTarget(TargetSettings):
             raise ValueError(f"set by the gateway itself, not a user attribute: {', '.join(taken)}")
         return names
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         return IntercomSigner(
             name,
             secret=self.secret.secret,

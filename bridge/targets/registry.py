@@ -58,7 +58,7 @@ TARGET_TYPES: tuple[str, ...] = tuple(
 )
 
 
-def build_signers(
+def build_targets(
     targets: Mapping[str, TargetSettings],
     *,
     name_claims: Sequence[str],
@@ -67,9 +67,9 @@ def build_signers(
     """One :class:`~bridge.targets.base.Target` (a signer or a broker) per configured target, by
     target name. A target that sets no ``name_claims`` shows ``name_claims`` as its own, but
     signs with those of the login system that verified each token."""
-    signers = {}
-    for name, target in targets.items():
-        signer = target.signer(name, name_claims=target.name_claims or name_claims, clock=clock)
-        signer.follows_login_names = target.name_claims is None
-        signers[name] = signer
-    return signers
+    built = {}
+    for name, settings in targets.items():
+        target = settings.build(name, name_claims=settings.name_claims or name_claims, clock=clock)
+        target.follows_login_names = settings.name_claims is None
+        built[name] = target
+    return built

@@ -36,7 +36,7 @@ class ZendeskChatTarget(TargetSettings):
     type: Literal["zendesk_chat"]
     secret: HmacSecret
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         return ZendeskChatSigner(
             name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
         )

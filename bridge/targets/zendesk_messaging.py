@@ -66,7 +66,7 @@ class ZendeskMessagingTarget(TargetSettings):
     #: claim ``email_verified: true`` for identities whose email is known to be verified
     email_verified: bool = False
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         return ZendeskMessagingSigner(
             name,
             secret=self.secret.secret,

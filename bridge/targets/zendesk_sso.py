@@ -215,7 +215,7 @@ class ZendeskSsoTarget(TargetSettings):
             raise ValueError("base_url may not carry a user name or password")
         return value.rstrip("/")
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         hosts = self.return_to_hosts
         if hosts is None:
             hosts = [urlsplit(self.base_url).netloc.lower()]

@@ -116,7 +116,7 @@ class ZipchatTarget(TargetSettings):
     first_name_claim: ClaimName = "given_name"
     last_name_claim: ClaimName = "family_name"
 
-    def signer(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
         return ZipchatSigner(
             name,
             private_key_pem=self.private_key.secret.reveal(),

@@ -16,7 +16,7 @@ from bridge.settings.loading import parse_settings
 from bridge.targets.base import Signer
 from bridge.targets.hmac_identity import HmacIdentitySigner
 from bridge.targets.intercom import IntercomSigner
-from bridge.targets.registry import TARGET_TYPES, build_signers
+from bridge.targets.registry import TARGET_TYPES, build_targets
 from tests.conftest import EMAIL, SUB, config
 
 NOW = 1_700_000_000
@@ -34,7 +34,7 @@ def identity(email: str | None = EMAIL, **claims: Any) -> Identity:
 
 def signer(target: dict[str, Any]) -> Signer:
     parsed = parse_settings(config(targets={"t": target}, default_target="t"), environ={})
-    signers = build_signers(parsed.targets, name_claims=["name"], clock=lambda: NOW + 0.5)
+    signers = build_targets(parsed.targets, name_claims=["name"], clock=lambda: NOW + 0.5)
     built = signers["t"]
     assert isinstance(built, Signer)
     return built

@@ -10,7 +10,7 @@ from bridge.errors import EmailMissing
 from bridge.login.identity import Identity
 from bridge.targets.base import Signer
 from bridge.targets.freshdesk import FreshdeskSigner
-from bridge.targets.registry import TARGET_TYPES, build_signers
+from bridge.targets.registry import TARGET_TYPES, build_targets
 from bridge.targets.zendesk_chat import ZendeskChatSigner
 from bridge.targets.zendesk_messaging import ZendeskMessagingSigner
 from bridge.targets.zipchat import ZipchatSigner
@@ -55,7 +55,7 @@ def signers(clock: Clock | None = None, **targets: dict[str, Any]) -> dict[str, 
     from bridge.settings.loading import parse_settings
 
     parsed = parse_settings(data, environ={})
-    built = build_signers(
+    built = build_targets(
         parsed.targets, name_claims=parsed.upstream.name_claims, clock=clock or Clock()
     )
     return {name: s for name, s in built.items() if isinstance(s, Signer)}

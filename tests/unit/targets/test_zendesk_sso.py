@@ -10,7 +10,7 @@ import pytest
 from bridge.errors import ConfigError, EmailMissing
 from bridge.login.identity import Identity
 from bridge.settings.loading import parse_settings
-from bridge.targets.registry import build_signers
+from bridge.targets.registry import build_targets
 from bridge.targets.zendesk_sso import ZendeskSsoSigner
 from tests.conftest import EMAIL, SUB, config
 from tests.support.fake_help_center import SSO_SECRET
@@ -29,7 +29,7 @@ def sso_signer(**overrides: Any) -> ZendeskSsoSigner:
     data = config()
     data["targets"]["help"] = target
     parsed = parse_settings(data, environ={})
-    signer = build_signers(
+    signer = build_targets(
         parsed.targets, name_claims=parsed.upstream.name_claims, clock=lambda: NOW
     )["help"]
     assert isinstance(signer, ZendeskSsoSigner)
