@@ -32,7 +32,7 @@ from bridge.cache import Cache
 from bridge.errors import EmailMissing
 from bridge.login.identity import Identity
 from bridge.metrics import Metrics
-from bridge.settings.base import ClaimName, Model, Secret
+from bridge.settings.base import ClaimName, HmacSecret, Model, Secret
 
 Clock = Callable[[], float]
 
@@ -127,8 +127,12 @@ class Target(ABC):
         note = " (clamped to the vendor's limit)" if self.clamped else ""
         return f"{self.type}, ttl {self.ttl}s{note}"
 
+    #: the attributes the repr shows after the name (never a secret)
+    repr_fields: ClassVar[tuple[str, ...]] = ("ttl",)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, ttl={self.ttl})"
+        shown = "".join(f", {field}={getattr(self, field)!r}" for field in self.repr_fields)
+        return f"{type(self).__name__}(name={self.name!r}{shown})"
 
 
 class Signer(Target):
@@ -143,6 +147,13 @@ class Signer(Target):
             raise EmailMissing()
         claims = self.claims(identity, int(self._clock()))
         return MintedToken(self._encode(claims), claims.get("exp"))
+
+    def name_and_email(self, identity: Identity) -> dict[str, Any]:
+        """``name`` (the display name, else the email) and ``email``, for an identity that
+        has an email (a target with ``needs_email``)."""
+        assert identity.email is not None
+        name = identity.display_name(self.names_for(identity)) or identity.email
+        return {"name": name, "email": identity.email}
 
     @abstractmethod
     def claims(self, identity: Identity, now: int) -> dict[str, Any]:
@@ -297,3 +308,16 @@ class TargetSettings(Model):
     def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Target:
         """The target's signer (or broker), named ``name``."""
         raise NotImplementedError
+
+
+class SharedSecretTargetSettings(TargetSettings):
+    """A target signed with the vendor's shared secret and nothing else to configure."""
+
+    secret: HmacSecret
+    #: the signer built for it
+    signer_class: ClassVar[type[HmacJwtSigner]]
+
+    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
+        return self.signer_class(
+            name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
+        )

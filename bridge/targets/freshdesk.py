@@ -6,12 +6,10 @@ hours ahead. An email is required.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from bridge.login.identity import Identity
-from bridge.settings.base import HmacSecret
-from bridge.targets.base import Clock, Signer, SplitHmacJwtSigner, TargetSettings
+from bridge.targets.base import SharedSecretTargetSettings, SplitHmacJwtSigner
 
 
 class FreshdeskSigner(SplitHmacJwtSigner):
@@ -21,18 +19,9 @@ class FreshdeskSigner(SplitHmacJwtSigner):
     needs_email = True
 
     def identity_claims(self, identity: Identity) -> dict[str, Any]:
-        assert identity.email is not None
-        return {
-            "name": identity.display_name(self.names_for(identity)) or identity.email,
-            "email": identity.email,
-        }
+        return self.name_and_email(identity)
 
 
-class FreshdeskTarget(TargetSettings):
+class FreshdeskTarget(SharedSecretTargetSettings):
     type: Literal["freshdesk"]
-    secret: HmacSecret
-
-    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
-        return FreshdeskSigner(
-            name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
-        )
+    signer_class = FreshdeskSigner

@@ -33,6 +33,7 @@ MIN_SECRET_BYTES = 16
 
 class HmacIdentitySigner(Signer):
     type = "hmac_identity"
+    repr_fields = ("vendor",)
     default_ttl = 0
     max_ttl = 0
     needs_email = False  # decided by ``identifier``, checked in :meth:`sign`
@@ -76,9 +77,6 @@ class HmacIdentitySigner(Signer):
             f"{self.type} ({self.vendor}), signs the {self.identifier}; never expires: a leaked "
             f"signature is valid until the secret is rotated at {self.vendor}"
         )
-
-    def __repr__(self) -> str:
-        return f"HmacIdentitySigner(name={self.name!r}, vendor={self.vendor!r})"
 
 
 class HmacIdentityTarget(TargetSettings):

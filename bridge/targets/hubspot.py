@@ -70,6 +70,7 @@ def _names(identity: Identity, name_claims: Sequence[str]) -> tuple[str | None, 
 
 class HubSpotBroker(Broker):
     type = "hubspot"
+    repr_fields = ("api_base_url",)
     default_ttl = TOKEN_LIFETIME - SAFETY_MARGIN
     max_ttl = TOKEN_LIFETIME - SAFETY_MARGIN
     needs_email = True
@@ -205,9 +206,6 @@ class HubSpotBroker(Broker):
             f"{super().summary()}; HubSpot issues the token (12 h), reused per user until "
             f"{TOKEN_LIFETIME - self.ttl}s before it lapses, from {self.api_base_url}"
         )
-
-    def __repr__(self) -> str:
-        return f"HubSpotBroker(name={self.name!r}, api_base_url={self.api_base_url!r})"
 
 
 class HubSpotTarget(TargetSettings):

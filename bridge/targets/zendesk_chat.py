@@ -6,12 +6,10 @@ and ``exp``; ``exp`` at most 7 minutes after ``iat``. An email is required.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from bridge.login.identity import Identity
-from bridge.settings.base import HmacSecret
-from bridge.targets.base import Clock, Signer, SplitHmacJwtSigner, TargetSettings
+from bridge.targets.base import SharedSecretTargetSettings, SplitHmacJwtSigner
 
 
 class ZendeskChatSigner(SplitHmacJwtSigner):
@@ -21,22 +19,12 @@ class ZendeskChatSigner(SplitHmacJwtSigner):
     needs_email = True
 
     def identity_claims(self, identity: Identity) -> dict[str, Any]:
-        assert identity.email is not None
-        return {
-            "name": identity.display_name(self.names_for(identity)) or identity.email,
-            "email": identity.email,
-            "external_id": identity.sub,
-        }
+        return {**self.name_and_email(identity), "external_id": identity.sub}
 
     def time_claims(self, now: int) -> dict[str, Any]:
         return {"iat": now, "exp": now + self.ttl}
 
 
-class ZendeskChatTarget(TargetSettings):
+class ZendeskChatTarget(SharedSecretTargetSettings):
     type: Literal["zendesk_chat"]
-    secret: HmacSecret
-
-    def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
-        return ZendeskChatSigner(
-            name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
-        )
+    signer_class = ZendeskChatSigner
