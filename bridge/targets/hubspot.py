@@ -42,6 +42,8 @@ CREATE_PATH = "/visitor-identification/v3/tokens/create"
 API = "visitor_identification"
 #: seconds a user's input that HubSpot refused (a 4xx) is answered from the cache
 REFUSED_TTL = 60
+#: consecutive failures that open the breaker, and how long it stays open (seconds)
+BREAKER_FAILURES, BREAKER_COOLDOWN = 5, 15.0
 #: what a HubSpot token may look like: printable ASCII, no spaces, bounded
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,8192}$")
 
@@ -88,10 +90,6 @@ class HubSpotBroker(Broker):
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
-        max_retries: int = 2,
-        backoff_base: float = 0.1,
-        breaker_failures: int = 5,
-        breaker_cooldown: float = 15.0,
     ) -> None:
         super().__init__(name, ttl=ttl, name_claims=name_claims, clock=clock)
         self.api_base_url = api_base_url
@@ -99,10 +97,6 @@ class HubSpotBroker(Broker):
         self.__authorization = "Bearer " + access_token.decode()
         self._monotonic = monotonic
         self._sleep = sleep
-        self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._breaker_failures = breaker_failures
-        self._breaker_cooldown = breaker_cooldown
 
     # set by bind(), at start-up, before any request
     _client: VendorClient
@@ -115,11 +109,9 @@ class HubSpotBroker(Broker):
             base_url=self.api_base_url,
             authorization=self.__authorization,
             deadline=self.deadline,
-            max_retries=self._max_retries,
-            backoff_base=self._backoff_base,
             breaker=vendor_breaker(
-                failures=self._breaker_failures,
-                cooldown=self._breaker_cooldown,
+                failures=BREAKER_FAILURES,
+                cooldown=BREAKER_COOLDOWN,
                 clock=self._monotonic,
                 metrics=metrics,
                 vendor="hubspot",
