@@ -106,13 +106,19 @@ class SecretSource(Model):
         return f"SecretSource({self._secret!r})" if hasattr(self, "_secret") else "SecretSource()"
 
 
-def _check_hmac_length(source: SecretSource) -> SecretSource:
-    if len(source.secret) < HMAC_MIN_BYTES:
-        raise ValueError(
-            f"an HMAC secret must be at least {HMAC_MIN_BYTES} bytes "
-            f"(this one, from {source.secret.origin}, has {len(source.secret)})"
-        )
-    return source
+def at_least(minimum: int, what: str) -> AfterValidator:
+    """A validator refusing a secret shorter than ``minimum`` bytes, saying where it came from
+    and how long it is (never what it is)."""
+
+    def check(source: SecretSource) -> SecretSource:
+        if len(source.secret) < minimum:
+            raise ValueError(
+                f"{what} must be at least {minimum} bytes "
+                f"(this one, from {source.secret.origin}, has {len(source.secret)})"
+            )
+        return source
+
+    return AfterValidator(check)
 
 
 def load_rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
@@ -133,7 +139,7 @@ def _check_rsa_key(source: SecretSource) -> SecretSource:
     return source
 
 
-HmacSecret = Annotated[SecretSource, AfterValidator(_check_hmac_length)]
+HmacSecret = Annotated[SecretSource, at_least(HMAC_MIN_BYTES, "an HMAC secret")]
 RsaPrivateKeySource = Annotated[SecretSource, AfterValidator(_check_rsa_key)]
 ClaimName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 TargetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -162,15 +168,4 @@ HttpUrlWithQuery = Annotated[str, AfterValidator(_http_url_with_query)]
 
 
 STAFF_KEY_MIN_BYTES = 16
-
-
-def _check_staff_key_length(source: SecretSource) -> SecretSource:
-    if len(source.secret) < STAFF_KEY_MIN_BYTES:
-        raise ValueError(
-            f"a staff API key must be at least {STAFF_KEY_MIN_BYTES} bytes "
-            f"(this one, from {source.secret.origin}, has {len(source.secret)})"
-        )
-    return source
-
-
-StaffKey = Annotated[SecretSource, AfterValidator(_check_staff_key_length)]
+StaffKey = Annotated[SecretSource, at_least(STAFF_KEY_MIN_BYTES, "a staff API key")]
