@@ -70,26 +70,37 @@ def _shut_down() -> None:
     raise GracefulExit()  # what aiohttp's own SIGTERM handler raises
 
 
-def drain_on_sigterm(app: web.Application, seconds: float) -> None:
-    """Make SIGTERM drain for ``seconds`` before the graceful shutdown (under :func:`_serve`)."""
-    if seconds <= 0:
-        return
-    draining = app[DRAINING]  # the edge middleware closes connections while it is set
+def _stop_after(
+    app: web.Application, signum: int, seconds: float, flags: list[asyncio.Event], message: str
+) -> None:
+    """On ``signum`` (once the runner has installed its handlers, replacing its own for
+    SIGTERM): set ``flags`` (the last is the drain flag, which the edge middleware reads to
+    close connections), log ``message``, and shut down gracefully ``seconds`` later. A second
+    signal while draining changes nothing."""
+    draining = flags[-1]
 
-    async def take_over_sigterm(app: web.Application) -> None:
-        # runs after the runner installed its handlers, so this one replaces its SIGTERM handler
+    async def take_over(app: web.Application) -> None:
         loop = asyncio.get_running_loop()
 
         def start() -> None:
             if draining.is_set():
                 return
-            draining.set()
-            log.info("SIGTERM: draining for %.1fs, then shutting down", seconds)
+            for flag in flags:
+                flag.set()
+            log.info(message, seconds)
             loop.call_later(seconds, _shut_down)
 
-        loop.add_signal_handler(signal.SIGTERM, start)
+        loop.add_signal_handler(signum, start)
 
-    app.on_startup.append(take_over_sigterm)
+    app.on_startup.append(take_over)
+
+
+def drain_on_sigterm(app: web.Application, seconds: float) -> None:
+    """Make SIGTERM drain for ``seconds`` before the graceful shutdown (under :func:`_serve`)."""
+    if seconds <= 0:
+        return
+    message = "SIGTERM: draining for %.1fs, then shutting down"
+    _stop_after(app, signal.SIGTERM, seconds, [app[DRAINING]], message)
 
 
 def _notify_when_serving(ready: int) -> Callable[..., None]:
@@ -112,22 +123,8 @@ def _notify_when_serving(ready: int) -> Callable[..., None]:
 def retire_on_sigusr2(app: web.Application, seconds: float) -> None:
     """Make SIGUSR2 (a reload replacing this worker) close connections for ``seconds``, while
     /readyz stays 200, then shut down gracefully."""
-    draining, retiring = app[DRAINING], app[RETIRING]
-
-    async def take_over_sigusr2(app: web.Application) -> None:
-        loop = asyncio.get_running_loop()
-
-        def start() -> None:
-            if draining.is_set():
-                return
-            retiring.set()
-            draining.set()
-            log.info("replaced by a reload: closing connections for %.1fs, then stopping", seconds)
-            loop.call_later(seconds, _shut_down)
-
-        loop.add_signal_handler(RETIRE_SIGNAL, start)
-
-    app.on_startup.append(take_over_sigusr2)
+    message = "replaced by a reload: closing connections for %.1fs, then stopping"
+    _stop_after(app, RETIRE_SIGNAL, seconds, [app[RETIRING], app[DRAINING]], message)
 
 
 def _prepare(job: Job) -> None:
