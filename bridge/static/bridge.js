@@ -293,6 +293,30 @@
     }
 
     /**
+     * Calls `renew` `renewBeforeSeconds` (default 60) before a token's `expiresAt`, at most once
+     * per `minRenewSeconds` (default 30), until stopped.
+     */
+    function renewal(opts, renew) {
+      const renewBefore = opts.renewBeforeSeconds == null ? 60 : opts.renewBeforeSeconds;
+      const minRenew = opts.minRenewSeconds == null ? 30 : opts.minRenewSeconds;
+      let timer = null;
+      const renewing = {
+        stopped: false,
+        schedule: function (expiresAt) {
+          clearTimeout(timer);
+          if (renewing.stopped || !expiresAt) return;
+          const delay = Math.max(minRenew * 1000, (expiresAt - renewBefore) * 1000 - Date.now());
+          timer = setTimeout(renew, Math.min(delay, 0x7fffffff));
+        },
+        stop: function () {
+          renewing.stopped = true;
+          clearTimeout(timer);
+        },
+      };
+      return renewing;
+    }
+
+    /**
      * Freshdesk help widget. Authenticates, hands Freshdesk a callback that renews the token
      * (Freshdesk calls it when the token expires) and renews it itself `renewBeforeSeconds`
      * (default 60) before `exp`, at most once per `minRenewSeconds` (default 30).
@@ -302,23 +326,13 @@
       opts = opts || {};
       const target = opts.target || DEFAULT_TARGETS.freshdesk;
       const FreshworksWidget = widget("FreshworksWidget", opts.FreshworksWidget, "The Freshdesk help widget");
-      const renewBefore = opts.renewBeforeSeconds == null ? 60 : opts.renewBeforeSeconds;
-      const minRenew = opts.minRenewSeconds == null ? 30 : opts.minRenewSeconds;
-      let timer = null;
-      let stopped = false;
-
-      function schedule(expiresAt) {
-        clearTimeout(timer);
-        if (stopped || !expiresAt) return;
-        const delay = Math.max(minRenew * 1000, (expiresAt - renewBefore) * 1000 - Date.now());
-        timer = setTimeout(renew, Math.min(delay, 0x7fffffff));
-      }
+      const renewing = renewal(opts, renew);
 
       async function authenticate() {
         const minted = await token(target);
-        if (stopped) return minted;
+        if (renewing.stopped) return minted;
         FreshworksWidget("authenticate", { token: minted.token, callback: renew });
-        schedule(minted.expiresAt);
+        renewing.schedule(minted.expiresAt);
         return minted;
       }
 
@@ -330,8 +344,7 @@
       return {
         renew: authenticate,
         logout: function () {
-          stopped = true;
-          clearTimeout(timer);
+          renewing.stop();
           FreshworksWidget("logout");
         },
       };
@@ -421,24 +434,14 @@
       }
       widget("Intercom", opts.Intercom, "The Intercom Messenger");
       if (!opts.appId) throw new BridgeError("bad_option", "bridge.intercom needs appId");
-      const renewBefore = opts.renewBeforeSeconds == null ? 60 : opts.renewBeforeSeconds;
-      const minRenew = opts.minRenewSeconds == null ? 30 : opts.minRenewSeconds;
-      let timer = null;
-      let stopped = false;
-
-      function schedule(expiresAt) {
-        clearTimeout(timer);
-        if (stopped || !expiresAt) return;
-        const delay = Math.max(minRenew * 1000, (expiresAt - renewBefore) * 1000 - Date.now());
-        timer = setTimeout(renew, Math.min(delay, 0x7fffffff));
-      }
+      const renewing = renewal(opts, renew);
 
       async function renew() {
         try {
           const minted = await token(target);
-          if (stopped) return;
+          if (renewing.stopped) return;
           Intercom("update", { intercom_user_jwt: minted.token });
-          schedule(minted.expiresAt);
+          renewing.schedule(minted.expiresAt);
         } catch (err) {
           report(err);
         }
@@ -453,12 +456,11 @@
         settings.intercom_user_jwt = minted.token;
       }
       Intercom("boot", settings);
-      schedule(minted.expiresAt);
+      renewing.schedule(minted.expiresAt);
       return {
         renew: renew,
         logout: function () {
-          stopped = true;
-          clearTimeout(timer);
+          renewing.stop();
           Intercom("shutdown");
         },
       };
