@@ -137,19 +137,19 @@
     if ("identifier" in minted) shown.identifier = minted.identifier;
     if ("email" in minted) shown.email = minted.email;
     const reuse = minted.expiresAt ? `reused until ${clock(minted.expiresAt)}` : "no expiry";
-    node.append(
-      el("div", { class: "columns" }, [
-        el("div", {}, [
-          el("h4", { text: "Vendor rules" }),
-          el("ul", { class: "rules" }, rules),
-        ]),
-        el("div", {}, [
-          el("h4", { text: "Answer" }),
-          el("pre", { class: "jwt-claims", text: JSON.stringify(shown, null, 2) }),
-          el("p", { class: "hint", text: reuse }),
-        ]),
-      ])
-    );
+    node.append(columns([], rules, "Answer", shown, reuse));
+  }
+
+  // the rules on the left (after `left`), what was minted on the right
+  function columns(left, rules, title, shown, hint) {
+    return el("div", { class: "columns" }, [
+      el("div", {}, left.concat([el("h4", { text: "Vendor rules" }), el("ul", { class: "rules" }, rules)])),
+      el("div", {}, [
+        el("h4", { text: title }),
+        el("pre", { class: "jwt-claims", text: JSON.stringify(shown, null, 2) }),
+        el("p", { class: "hint", text: hint }),
+      ]),
+    ]);
   }
 
   function showToken(node, target, minted) {
@@ -159,21 +159,11 @@
     const rules = checked(RULES[target.type] || [], [header, payload, now]);
     verdict(node, rules);
     const expires = minted.expiresAt ? `expires ${clock(minted.expiresAt)} (in ${minted.expiresAt - now} s)` : "";
-    node.append(
-      el("div", { class: "columns" }, [
-        el("div", {}, [
-          el("h4", { text: "Header" }),
-          el("pre", { class: "jwt-header", text: JSON.stringify(header, null, 2) }),
-          el("h4", { text: "Vendor rules" }),
-          el("ul", { class: "rules" }, rules),
-        ]),
-        el("div", {}, [
-          el("h4", { text: "Claims" }),
-          el("pre", { class: "jwt-claims", text: JSON.stringify(payload, null, 2) }),
-          el("p", { class: "hint", text: expires }),
-        ]),
-      ])
-    );
+    const shownHeader = [
+      el("h4", { text: "Header" }),
+      el("pre", { class: "jwt-header", text: JSON.stringify(header, null, 2) }),
+    ];
+    node.append(columns(shownHeader, rules, "Claims", payload, expires));
   }
 
   /** What to do about the gateway's answer, for the codes a demo user runs into. */
