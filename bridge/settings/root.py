@@ -98,7 +98,7 @@ class Settings(Model):
             if len(self.targets) != 1:
                 raise ValueError("default_target is required when there are several targets")
             object.__setattr__(self, "default_target", next(iter(self.targets)))
-        if self.targets[self.default].type == "zendesk_sso":
+        if self.targets[self.default].builds.form_only:
             raise ValueError("default_target may not be a zendesk_sso target (it mints no token)")
         return self
 

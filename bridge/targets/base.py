@@ -305,6 +305,9 @@ class TargetSettings(Model):
     #: overrides ``upstream.name_claims`` for this target
     name_claims: list[ClaimName] | None = None
 
+    #: the kind of target :meth:`build` makes: its capability flags, before it is built
+    builds: ClassVar[type[Target]]
+
     def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Target:
         """The target's signer (or broker), named ``name``."""
         raise NotImplementedError
@@ -314,10 +317,9 @@ class SharedSecretTargetSettings(TargetSettings):
     """A target signed with the vendor's shared secret and nothing else to configure."""
 
     secret: HmacSecret
-    #: the signer built for it
-    signer_class: ClassVar[type[HmacJwtSigner]]
+    builds: ClassVar[type[HmacJwtSigner]]
 
     def build(self, name: str, *, name_claims: Sequence[str], clock: Clock) -> Signer:
-        return self.signer_class(
+        return self.builds(
             name, secret=self.secret.secret, ttl=self.ttl, name_claims=name_claims, clock=clock
         )

@@ -24,4 +24,4 @@ class FreshdeskSigner(SplitHmacJwtSigner):
 
 class FreshdeskTarget(SharedSecretTargetSettings):
     type: Literal["freshdesk"]
-    signer_class = FreshdeskSigner
+    builds = FreshdeskSigner

@@ -81,6 +81,7 @@ class HmacIdentitySigner(Signer):
 
 class HmacIdentityTarget(TargetSettings):
     type: Literal["hmac_identity"]
+    builds = HmacIdentitySigner
     vendor: Vendor
     #: the vendor's identity verification secret
     secret: SecretSource

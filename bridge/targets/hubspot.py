@@ -202,6 +202,7 @@ class HubSpotBroker(Broker):
 
 class HubSpotTarget(TargetSettings):
     type: Literal["hubspot"]
+    builds = HubSpotBroker
     #: a private app's access token with scope conversations.visitor_identification.tokens.create
     access_token: SecretSource
     api_base_url: HttpUrl = "https://api.hubapi.com"

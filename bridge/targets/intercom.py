@@ -49,6 +49,7 @@ class IntercomSigner(SplitHmacJwtSigner):
 
 class IntercomTarget(TargetSettings):
     type: Literal["intercom"]
+    builds = IntercomSigner
     #: the Messenger API secret (Settings > Workspace > Security > Messenger)
     secret: HmacSecret
     #: login claims signed in as Intercom user attributes (by the same names)

@@ -27,4 +27,4 @@ class ZendeskChatSigner(SplitHmacJwtSigner):
 
 class ZendeskChatTarget(SharedSecretTargetSettings):
     type: Literal["zendesk_chat"]
-    signer_class = ZendeskChatSigner
+    builds = ZendeskChatSigner

@@ -61,6 +61,7 @@ class ZendeskMessagingSigner(SplitHmacJwtSigner):
 
 class ZendeskMessagingTarget(TargetSettings):
     type: Literal["zendesk_messaging"]
+    builds = ZendeskMessagingSigner
     key_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
     secret: HmacSecret
     #: claim ``email_verified: true`` for identities whose email is known to be verified

@@ -190,6 +190,7 @@ def _split_host(entry: str) -> tuple[str, int | None]:
 
 class ZendeskSsoTarget(TargetSettings):
     type: Literal["zendesk_sso"]
+    builds = ZendeskSsoSigner
     #: the help center's address: ``https://SUBDOMAIN.zendesk.com`` or a host-mapped brand
     base_url: HttpUrl
     #: the JWT SSO shared secret (Admin Center > Account > Security > Single sign-on)

@@ -108,6 +108,7 @@ class ZipchatSigner(Signer):
 
 class ZipchatTarget(TargetSettings):
     type: Literal["zipchat"]
+    builds = ZipchatSigner
     private_key: RsaPrivateKeySource
     #: ``kid`` in the header and in /.well-known/jwks.json; default: the key's thumbprint
     key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,128}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, get_args
 
 import jwt
 import pytest
@@ -16,7 +16,7 @@ from bridge.settings.loading import parse_settings
 from bridge.targets.base import Signer
 from bridge.targets.hmac_identity import HmacIdentitySigner
 from bridge.targets.intercom import IntercomSigner
-from bridge.targets.registry import TARGET_TYPES, build_targets
+from bridge.targets.registry import TARGET_TYPES, Target, build_targets
 from tests.conftest import EMAIL, SUB, config
 
 NOW = 1_700_000_000
@@ -57,6 +57,16 @@ def pyjwt(token: str) -> dict[str, Any]:
 
 def test_the_new_types_are_registered() -> None:
     assert {"intercom", "hmac_identity", "hubspot"} <= set(TARGET_TYPES)
+
+
+def test_each_settings_model_names_the_kind_it_builds() -> None:
+    # settings validation reads the capability flags from ``builds`` before anything is built
+    models = get_args(get_args(Target)[0])
+    assert [model.builds.type for model in models] == list(TARGET_TYPES)
+    assert [t for t, m in zip(TARGET_TYPES, models, strict=True) if m.builds.form_only] == [
+        "zendesk_sso"
+    ]
+    assert type(intercom()) is IntercomSigner
 
 
 def test_intercom_token_is_hs256_with_user_id_email_and_exp() -> None:
