@@ -81,7 +81,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         system = settings.upstream
         print(f"  upstream: {', '.join(system.algorithms)}, cookie {system.cookie!r}")
     else:
-        for login, entry in settings.logins:
+        for login, entry in settings.login_systems:
             print(f"  upstream {login}: {', '.join(entry.algorithms)}, cookie {entry.cookie!r}, "
                   f"issuer {entry.issuer!r}")  # fmt: skip
     for name, target in targets.items():
@@ -97,7 +97,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_mint_login_token(args: argparse.Namespace) -> int:
     """A development login token, signed like the login system would, with the HS secret."""
     settings = _load(_config_path(args.config))
-    logins = dict(settings.logins)
+    logins = dict(settings.login_systems)
     system = logins.get(args.login) if args.login else settings.upstream
     if system is None:
         print(f"no login system is named {args.login!r} ({', '.join(logins)})", file=sys.stderr)

@@ -131,7 +131,7 @@ def login_systems(
 ) -> LoginSystems:
     """One :class:`Verifier` per login system (with its key set), gathered in one."""
     verifiers = []
-    for name, system in settings.logins:
+    for name, system in settings.login_systems:
         keyset = None
         if system.key_source is not None:
             keyset = KeySet(
@@ -146,7 +146,7 @@ def login_systems(
                 metrics=metrics,
             )
         verifiers.append(Verifier(system, keyset=keyset, name=name))
-    return LoginSystems(verifiers, [system.issuer for _, system in settings.logins])
+    return LoginSystems(verifiers, [system.issuer for _, system in settings.login_systems])
 
 
 def _resources(

@@ -178,7 +178,7 @@ class PageHandlers:
         self._targets = targets
         #: the login systems a development user may sign in to: those with HS secrets
         self._demo_logins = {
-            name: system for name, system in settings.logins if system.family == "HS"
+            name: system for name, system in settings.login_systems if system.family == "HS"
         }
         self.demo_page = _local_only(self._demo_page)
         self.demo_login = _local_only(self._demo_login)
@@ -208,7 +208,7 @@ class PageHandlers:
         except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
             raise InvalidDemoUser() from None
         settings = self._settings
-        system = self._demo_logins.get(user.login or settings.logins[0][0])
+        system = self._demo_logins.get(user.login or settings.login_systems[0][0])
         if system is None:
             raise InvalidDemoUser()
         login = mint_login_token(

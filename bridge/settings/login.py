@@ -170,10 +170,11 @@ def login_name(entry: LoginSystemSettings, index: int | None) -> str:
     return "default" if index is None else f"upstream-{index + 1}"
 
 
-Logins = Sequence[tuple[str, LoginSystemSettings]]
+#: the login systems with their names, in the configured order
+NamedLoginSystems = Sequence[tuple[str, LoginSystemSettings]]
 
 
-def subject_prefix_warnings(logins: Logins) -> list[str]:
+def subject_prefix_warnings(logins: NamedLoginSystems) -> list[str]:
     """Why subjects of several login systems may collide: a system without ``subject_prefix``,
     or one prefix that starts another (``a`` + ``b1`` is ``ab`` + ``1``); one line each."""
     if len(logins) < 2:
@@ -196,7 +197,7 @@ def subject_prefix_warnings(logins: Logins) -> list[str]:
     return warnings
 
 
-def login_problems(logins: Logins) -> list[str]:
+def login_problems(logins: NamedLoginSystems) -> list[str]:
     """Login systems that cannot be told apart: one ``name`` twice, one project twice, or one
     ``issuer`` shared by entries without distinct project ids; one line each."""
     problems = []
@@ -227,7 +228,9 @@ def login_problems(logins: Logins) -> list[str]:
     return problems
 
 
-def staff_login_problems(logins: Logins, staff_systems: Sequence[str] | None) -> list[str]:
+def staff_login_problems(
+    logins: NamedLoginSystems, staff_systems: Sequence[str] | None
+) -> list[str]:
     """``staff.login_systems`` naming a login system that is not configured; one line each."""
     names = [name for name, _ in logins]
     return [

@@ -86,7 +86,7 @@ class Settings(Model):
         return self
 
     @property
-    def logins(self) -> list[tuple[str, LoginSystemSettings]]:
+    def login_systems(self) -> list[tuple[str, LoginSystemSettings]]:
         """Every login system with its name, in the configured order."""
         if self.upstreams is None:
             return [(login_name(self.upstream, None), self.upstream)]
@@ -106,17 +106,17 @@ class Settings(Model):
     def staff_login_systems(self) -> frozenset[str]:
         """The login systems whose tokens may be staff logins (default: the first one)."""
         configured = self.staff.login_systems
-        return frozenset(configured if configured is not None else [self.logins[0][0]])
+        return frozenset(configured if configured is not None else [self.login_systems[0][0]])
 
     def cross_problems(self) -> list[str]:
         """Problems between sections that each validated alone; one line each."""
-        logins = self.logins
+        logins = self.login_systems
         return login_problems(logins) + staff_login_problems(logins, self.staff.login_systems)
 
     def warnings(self) -> list[str]:
         """What is valid but probably not meant; one line each (``bridge check-config``)."""
-        warnings = subject_prefix_warnings(self.logins)
-        if not any(entry.emails_verified for _, entry in self.logins):
+        warnings = subject_prefix_warnings(self.login_systems)
+        if not any(entry.emails_verified for _, entry in self.login_systems):
             for name, target in self.targets.items():
                 if isinstance(target, ZendeskMessagingTarget) and target.email_verified:
                     warnings.append(
@@ -124,7 +124,7 @@ class Settings(Model):
                         "email_verified is true, as no login system sets emails_verified"
                     )
         if self.server.public_url is None:
-            for login, entry in self.logins:
+            for login, entry in self.login_systems:
                 if entry.login_url is not None:
                     where = "upstream" if self.upstreams is None else f"upstreams ({login})"
                     warnings.append(

@@ -145,7 +145,7 @@ async def test_ready_once_every_rs_system_has_its_keys(
         ]
     )
     del data["upstream"]
-    (shop_name, shop), (idp_name, idp_settings) = parse_settings(data, environ={}).logins
+    (shop_name, shop), (idp_name, idp_settings) = parse_settings(data, environ={}).login_systems
     keyset = discovered(session, idp, clock)
     systems = LoginSystems(
         [Verifier(shop, name=shop_name), Verifier(idp_settings, keyset=keyset, name=idp_name)],

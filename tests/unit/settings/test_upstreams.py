@@ -27,17 +27,17 @@ def test_the_list_form_names_each_system_and_keeps_upstream_as_the_first() -> No
         ),
         environ={},
     )  # fmt: skip
-    assert [(name, entry.issuer) for name, entry in settings.logins] == [
+    assert [(name, entry.issuer) for name, entry in settings.login_systems] == [
         ("upstream-1", "https://a.example"),
         ("idp", "https://idp.example"),
     ]
     assert settings.upstream.issuer == "https://a.example"
-    assert settings.logins[1][1].key_source == DISCOVERY
+    assert settings.login_systems[1][1].key_source == DISCOVERY
 
 
 def test_the_one_system_form_is_named_default() -> None:
     settings = parse_settings(config(), environ={})
-    assert [name for name, _ in settings.logins] == ["default"]
+    assert [name for name, _ in settings.login_systems] == ["default"]
     assert settings.upstreams is None
 
 
