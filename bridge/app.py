@@ -44,6 +44,9 @@ from bridge.log import install_redaction
 from bridge.login.keysets import KeySet
 from bridge.login.systems import LoginSystems, verify_cookies
 from bridge.login.verifier import Verifier
+from bridge.lookups.base import LookupParts
+from bridge.lookups.everywhere import SupportTools
+from bridge.lookups.registry import build_lookups
 from bridge.metrics import Metrics, metrics_handler, metrics_server
 from bridge.ratelimit import build_rate_limits
 from bridge.redis import SharedRedis
@@ -55,6 +58,7 @@ from bridge.state import DRAINING, FAST_PATH, RETIRING
 from bridge.targets.base import BrokerResources, Target
 from bridge.targets.registry import build_targets
 from bridge.zendesk.clients import chat_client, support_client
+from bridge.zendesk.lookups import zendesk_apis
 from bridge.zendesk.users import LoginUserLookup
 from bridge.zendesk.visitors import VisitorLookup
 
@@ -98,6 +102,8 @@ def _routes(settings: Settings, h: Handlers) -> list[Route]:
         Route("GET", "/v1/sso/{name}/logout", h.sso.logout),
         Route("GET", "/v1/visitors/{visitor_id}", h.staff.get_visitor),
         Route("GET", "/v1/login-users/{login_user_id}/zendesk", h.staff.get_login_user),
+        Route("GET", "/v1/login-users/{login_user_id}", h.staff.get_login_user_everywhere),
+        Route("GET", "/v1/login-users/{login_user_id}/{name}", h.staff.get_login_user_in),
         Route("GET", "/", h.probes.index),
         Route("GET", "/healthz", h.probes.healthz),
         Route("GET", "/readyz", h.probes.readyz),
@@ -185,18 +191,22 @@ def _resources(
 
             ttl, negative_ttl = settings.cache.visitor_ttl, settings.cache.negative_ttl
             visitors = login_users = None
-            if settings.zendesk_chat_api is not None:
-                client = chat_client(session, settings.zendesk_chat_api, metrics=metrics)
+            chat_api, support_api = zendesk_apis(settings)
+            if chat_api is not None:
+                client = chat_client(session, chat_api, metrics=metrics)
                 visitors = VisitorLookup(
                     client, cache, ttl=ttl, negative_ttl=negative_ttl, metrics=metrics
                 )
                 stack.push_async_callback(visitors.close)
-            if settings.zendesk_support_api is not None:
-                client = support_client(session, settings.zendesk_support_api, metrics=metrics)
+            if support_api is not None:
+                client = support_client(session, support_api, metrics=metrics)
                 login_users = LoginUserLookup(
                     client, cache, ttl=ttl, negative_ttl=negative_ttl, metrics=metrics
                 )
                 stack.push_async_callback(login_users.close)
+            parts = LookupParts(session, cache, metrics, ttl=ttl, negative_ttl=negative_ttl)
+            tools = SupportTools(build_lookups(settings.lookups, parts), metrics=metrics)
+            stack.push_async_callback(tools.close)
 
             auth = StaffAuth(
                 [key.secret.reveal() for key in settings.staff.api_keys],
@@ -208,7 +218,7 @@ def _resources(
             h.tokens.bind(systems, limits)
             h.fast.bind(systems, limits)
             h.sso.bind(systems, limits)
-            h.staff.bind(auth, limits, visitors=visitors, login_users=login_users)
+            h.staff.bind(auth, limits, visitors=visitors, login_users=login_users, tools=tools)
             h.probes.bind(redis, systems)
             yield
 

@@ -64,6 +64,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -72,6 +73,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: seconds; the token path answers in well under a millisecond, lookups in up to the deadline
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+#: seconds; a lookup answers from the cache at once or from the vendor within its deadline
+LOOKUP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 BreakerState = Literal["closed", "open", "half-open"]
@@ -281,6 +284,22 @@ class Metrics:
             "bridge_zendesk_breaker_state", "Deprecated: bridge_vendor_breaker_state.",
             ["api"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
+        # the staff lookups of one login user, per configured lookup (its name and type)
+        self.lookup_answers = Counter(
+            "bridge_lookup_answers",
+            "Staff lookups answered, by lookup, type and outcome (found, not_found, skipped "
+            "or the vendor_* error code).",
+            ["lookup", "type", "outcome"], registry=r,
+        )  # fmt: skip
+        self.lookup_seconds = Histogram(
+            "bridge_lookup_duration_seconds", "Time one lookup took, cache or vendor.",
+            ["lookup", "type"], registry=r, buckets=LOOKUP_BUCKETS,
+        )  # fmt: skip
+        self.lookup_breakers = Gauge(
+            "bridge_lookup_breaker_state",
+            "A lookup's circuit breaker: 0 closed, 1 half-open, 2 open.",
+            ["lookup", "type"], registry=r, multiprocess_mode="livemax",
+        )  # fmt: skip
         self.rate_limits = Counter(
             "bridge_rate_limit_events",
             "Rate limits: requests refused (limited) or let through with Redis down (fail_open).",
@@ -344,6 +363,13 @@ class Metrics:
     def breaker_changed(self, vendor: str, api: str, state: BreakerState) -> None:
         self.breaker.labels(vendor, api).set(BREAKER_STATES[state])
         self.zendesk_breaker.labels(_old_api(vendor, api)).set(BREAKER_STATES[state])
+
+    def lookup_answered(self, lookup: str, type_: str, outcome: str, seconds: float) -> None:
+        self.lookup_answers.labels(lookup, type_, outcome).inc()
+        self.lookup_seconds.labels(lookup, type_).observe(seconds)
+
+    def lookup_breaker(self, lookup: str, type_: str, state: BreakerState) -> None:
+        self.lookup_breakers.labels(lookup, type_).set(BREAKER_STATES[state])
 
     def login_keys_fetched(self, login: str, *, ok: bool) -> None:
         self.key_fetches.labels(login, "ok" if ok else "failed").inc()

@@ -5,12 +5,14 @@ upstream, upstreams                              bridge.settings.login
 targets, default_target                          bridge.targets.registry (one model per vendor)
 redis, cache, rate_limits                        bridge.settings.storage
 zendesk_chat_api, zendesk_support_api, staff     bridge.settings.zendesk
+lookups                                          bridge.lookups.registry (one model per tool)
 """
 
 from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from bridge.lookups.registry import Lookup
 from bridge.settings.base import Model, TargetName
 from bridge.settings.login import (
     LoginSystemEntry,
@@ -20,6 +22,7 @@ from bridge.settings.login import (
     staff_login_problems,
     subject_prefix_warnings,
 )
+from bridge.settings.lookups import LookupName
 from bridge.settings.server import (
     CorsSettings,
     DemoSettings,
@@ -49,6 +52,7 @@ class Settings(Model):
     zendesk_chat_api: ZendeskChatApiSettings | None = None
     zendesk_support_api: ZendeskSupportApiSettings | None = None
     staff: StaffSettings = Field(default_factory=StaffSettings)
+    lookups: dict[LookupName, Lookup] = Field(default_factory=dict)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     staff_page: StaffPageSettings = Field(default_factory=StaffPageSettings)

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -64,6 +65,10 @@ class _Request:
     url: str
     params: Mapping[str, str] | None
     data: bytes | None
+    #: the body's media type (JSON unless a form is posted)
+    content_type: str = "application/json"
+    #: this call's ``Authorization`` value, when not the client's own
+    authorization: str | None = None
 
     @property
     def ok(self) -> frozenset[int]:
@@ -118,10 +123,13 @@ class VendorClient:
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         metrics: Metrics | None = None,
+        headers: Mapping[str, str] | None = None,
         vendor: str,
         api: str,
     ) -> None:
         self._session = session
+        #: sent with every request besides ``Authorization`` (an API version, a tier)
+        self._headers = dict(headers or {})
         self._metrics = metrics
         #: the vendor called (``zendesk``, ``hubspot``): metrics' ``vendor`` label, the
         #: logger's name (``bridge.{vendor}``) and the ``source`` of a fetched answer
@@ -158,24 +166,42 @@ class VendorClient:
         ``path`` must already be quoted. A 404 raises :class:`NotFound` (plain, for the
         caller to interpret); everything else as in the module docstring.
         """
-        return await self._call("GET", path, params, None, deadline_at)
+        return await self._call(_Request("GET", self.base_url + path, params, None), deadline_at)
+
+    async def get_json_as(
+        self,
+        authorization: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        deadline_at: float | None = None,
+    ) -> Any:
+        """:meth:`get_json` with this call's own ``Authorization`` (a token obtained at run
+        time, such as an OAuth client-credentials token)."""
+        request = _Request("GET", self.base_url + path, params, None, authorization=authorization)
+        return await self._call(request, deadline_at)
 
     async def post_json(self, path: str, body: Any, *, deadline_at: float | None = None) -> Any:
         """The parsed JSON of a 200 or 201 answer to ``POST {base_url}{path}`` with ``body``
         as JSON. Only for calls that are safe to repeat (they are retried like ``GET``)."""
-        return await self._call("POST", path, None, json.dumps(body).encode(), deadline_at)
+        request = _Request("POST", self.base_url + path, None, json.dumps(body).encode())
+        return await self._call(request, deadline_at)
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        data: bytes | None,
-        deadline_at: float | None,
+    async def post_form(
+        self, path: str, fields: Mapping[str, str], *, deadline_at: float | None = None
     ) -> Any:
+        """:meth:`post_json` with ``fields`` as an ``application/x-www-form-urlencoded`` body
+        (an OAuth token request)."""
+        data = urlencode(fields).encode()
+        request = _Request(
+            "POST", self.base_url + path, None, data,
+            content_type="application/x-www-form-urlencoded",
+        )  # fmt: skip
+        return await self._call(request, deadline_at)
+
+    async def _call(self, request: _Request, deadline_at: float | None) -> Any:
         if deadline_at is None:
             deadline_at = self._clock() + self.deadline
-        request = _Request(method, self.base_url + path, params, data)
         attempt = 0
         while True:
             remaining = deadline_at - self._clock()
@@ -256,9 +282,12 @@ class VendorClient:
             self._metrics.vendor_answer(self.vendor, self.api, status)
 
     async def _request(self, request: _Request) -> tuple[int, CIMultiDictProxy[str], bytes | None]:
-        headers = {"Authorization": self._authorization, "Accept": "application/json"}
+        headers = {**self._headers, "Accept": "application/json"}
+        authorization = request.authorization or self._authorization
+        if authorization:
+            headers["Authorization"] = authorization
         if request.data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = request.content_type
         async with self._session.request(
             request.method,
             request.url,

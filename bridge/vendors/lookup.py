@@ -28,7 +28,7 @@ class CachedLookup(ABC, Generic[T]):
     """``fetch`` through ``client`` behind ``cache``: answers for ``ttl`` seconds, "no such
     thing" for ``negative_ttl``; vendor errors are never cached."""
 
-    #: the cache key's kind and the metrics' ``kind`` label
+    #: the cache key's kind and the metrics' ``kind`` label (``kind=`` gives an instance its own)
     kind: ClassVar[str]
 
     def __init__(
@@ -41,6 +41,7 @@ class CachedLookup(ABC, Generic[T]):
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         metrics: Metrics | None = None,
+        kind: str | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
@@ -48,7 +49,7 @@ class CachedLookup(ABC, Generic[T]):
         self._negative_ttl = negative_ttl
         self._flights: SingleFlight[T] = SingleFlight(
             cache,
-            kind=self.kind,
+            kind=kind or self.kind,
             vendor=client.vendor,
             encode=self.encode,
             decode=self.decode,
