@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import hmac
 import json
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +77,18 @@ def bearer_matches(header: str | None, tokens: Iterable[str]) -> bool:
     if scheme.lower() != "bearer":
         return False
     return any(hmac.compare_digest(credential.encode(), token.encode()) for token in tokens)
+
+
+def basic_matches(header: str | None, user: str, password: str) -> bool:
+    """``header`` is HTTP Basic ``user:password`` (compared in constant time)."""
+    scheme, _, credential = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        pair = base64.b64decode(credential, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(pair, f"{user}:{password}".encode())
 
 
 class FakeVendor(ABC):
@@ -168,3 +182,23 @@ def serve(app: web.Application, port: int, banner: str) -> None:
     """Print how to configure the gateway for the stand-in, then serve it on 127.0.0.1."""
     print(banner, flush=True)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
+
+
+def lookup_entry(fake: FakeVendor, type_: str, **config: Any) -> dict[str, Any]:
+    """The ``lookups`` entry that points the gateway at ``fake`` (served at ``fake.url``)."""
+    return {"type": type_, "base_url": fake.url, **config}
+
+
+def run(fake: FakeVendor, type_: str, port: int, argv: Sequence[str] | None, **config: Any) -> None:
+    """A support-tool stand-in's ``main``: ``--port``, then print its ``lookups`` entry and
+    serve it on 127.0.0.1."""
+    args = parser(
+        f"python -m {type(fake).__module__}", f"A development stand-in for {type_}", port
+    ).parse_args(argv)
+    fake.url = f"http://127.0.0.1:{args.port}"
+    entry = json.dumps(lookup_entry(fake, type_, **config))
+    serve(
+        fake.app,
+        args.port,
+        f"dev {type_} stand-in; gateway configuration:\n  lookups: {{{type_}: {entry}}}",
+    )

@@ -7,6 +7,9 @@ serves, on 127.0.0.1 only, a few seeded visitors and users:
     GET /api/v2/chat/visitors/{id}        Chat REST API (today's base URL .../api/v2/chat)
     GET /api/v2/visitors/{id}             the same, under the older zopim-style base URL
     GET /api/v2/users/search?external_id= Support API user search (exact, case-insensitive)
+    GET /api/v2/chat/visitors/search?external_id=   Chat visitors signed in with that id
+    GET /sc/v2/apps/{app_id}/users/{external_id}    Messaging's users (Sunshine Conversations,
+                                                    HTTP Basic key id : secret)
 
 with the development tokens of ``config.example.yaml`` (Chat: Bearer; Support: Bearer, or
 ``{email}/token:{token}`` Basic with ``agent@example.com``), printed at start-up::
@@ -32,14 +35,18 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.dev.fake import FakeVendor, Recorded, bearer_matches, parser, serve
+from bridge.dev.fake import FakeVendor, Recorded, basic_matches, bearer_matches, parser, serve
+from bridge.dev.people import DEV_LOGIN_USER, PEOPLE, Person, by_external_id
+
+__all__ = ["DEV_LOGIN_USER", "FakeZendesk", "main"]
 
 #: well-known development tokens: this stand-in guards nothing
 CHAT_TOKEN = "DEVELOPMENT-ONLY-zendesk-chat-api-token"  # noqa: S105
 SUPPORT_TOKEN = "DEVELOPMENT-ONLY-zendesk-support-api-token"  # noqa: S105
 SUPPORT_EMAIL = "agent@example.com"
-#: the login user of ``bridge mint-login-token --sub ...`` examples (an Xsolla-style UUID)
-DEV_LOGIN_USER = "82cd5e0c-c3ff-11e9-b199-c1e5fc81c37f"
+SC_APP_ID = "5e4af71a81966c000f7c5e1d"
+SC_KEY_ID = "app_5e4af71a81966c000f7c5e1e"
+SC_SECRET = "DEVELOPMENT-ONLY-sunshine-conversations-secret"  # noqa: S105
 
 VISITORS: dict[str, dict[str, Any]] = {
     "9855790.xjj3ukxyIhn6j3": {
@@ -116,6 +123,10 @@ class FakeZendesk(FakeVendor):
         support_email: str = SUPPORT_EMAIL,
         visitors: dict[str, dict[str, Any]] | None = None,
         users: list[dict[str, Any]] | None = None,
+        sc_app_id: str = SC_APP_ID,
+        sc_key_id: str = SC_KEY_ID,
+        sc_secret: str = SC_SECRET,
+        people: tuple[Person, ...] = PEOPLE,
     ) -> None:
         super().__init__()
         self.chat_token, self.support_token = chat_token, support_token
@@ -123,6 +134,9 @@ class FakeZendesk(FakeVendor):
         #: by visitor id (a dict with ``__missing__`` can make every id exist)
         self.visitors = dict(VISITORS) if visitors is None else visitors
         self.users = list(USERS if users is None else users)
+        self.sc_app_id, self.sc_key_id, self.sc_secret = sc_app_id, sc_key_id, sc_secret
+        #: Messaging's users (Sunshine Conversations)
+        self.people = people
 
     @property
     def chat_url(self) -> str:
@@ -134,6 +148,14 @@ class FakeZendesk(FakeVendor):
 
     async def default(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
         path = request.path
+        if path.startswith("/sc/"):
+            return self._messaging_user(path, recorded)
+        if path == "/api/v2/chat/visitors/search":
+            if not bearer_matches(recorded.authorization, [self.chat_token]):
+                return _unauthorized()
+            wanted = request.query.get("external_id", "")
+            found = [v for v in self.visitors.values() if wanted and v.get("external_id") == wanted]
+            return web.json_response({"visitors": found})
         for prefix in VISITOR_PREFIXES:
             if path.startswith(prefix):
                 if not bearer_matches(recorded.authorization, [self.chat_token]):
@@ -156,6 +178,30 @@ class FakeZendesk(FakeVendor):
             ]
             return web.json_response({"users": found, "count": len(found), "next_page": None})
         return web.json_response({"error": "InvalidEndpoint"}, status=404)
+
+    def _messaging_user(self, path: str, recorded: Recorded) -> web.Response:
+        if not basic_matches(recorded.authorization, self.sc_key_id, self.sc_secret):
+            return web.json_response({"errors": [{"code": "unauthorized"}]}, status=401)
+        prefix = f"/sc/v2/apps/{self.sc_app_id}/users/"
+        found = (
+            by_external_id(self.people, path.removeprefix(prefix))
+            if path.startswith(prefix)
+            else []
+        )
+        if not found:
+            return web.json_response({"errors": [{"code": "user_not_found"}]}, status=404)
+        person = found[0]
+        profile = {"givenName": person.given_name, "surname": person.surname, "email": person.email}
+        user = {
+            "id": f"7494535bff5cef41a15be74d{person.id[-2:]}",
+            "externalId": person.external_id,
+            "zendeskId": str(int(person.id) + 361833960),
+            "authenticated": True,
+            "profile": profile,
+            "metadata": {},
+            "identities": [{"type": "email", "value": person.email}],
+        }
+        return web.json_response({"user": user})
 
 
 def _unauthorized() -> web.Response:
