@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.support.fake_zendesk",
     "tests.support.fake_hubspot",
     "tests.support.fake_help_center",
+    "tests.support.fake_tools",
     "tests.support.redis_topology",
 ]
 

@@ -152,6 +152,14 @@ class SupportTools:
                 )
         for lookup in by_email:
             results[lookup.name] = self._counted(Member(lookup, "skipped"), 0.0)
+        if email_from is not None:
+            # the first lookup, in the configured order, that found the email used (the same
+            # answer whichever of them happened to answer first)
+            email_from = next(
+                m.lookup.name
+                for lu in by_id
+                if (m := results[lu.name]).records and any(r.email == email for r in m.records)
+            )
         members = []
         for lookup in asked:
             member = results[lookup.name]
