@@ -34,9 +34,9 @@ class FakeFreshdesk(FakeVendor):
 
     async def default(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
         if not basic_matches(recorded.authorization, self.api_key, "X"):
-            return web.json_response({"code": "invalid_credentials"}, status=401)
+            return web.json_response(dict(code="invalid_credentials"), status=401)
         if recorded.path != "/api/v2/contacts":
-            return web.json_response({"code": "not_found"}, status=404)
+            return web.json_response(dict(code="not_found"), status=404)
         if "unique_external_id" in recorded.query:
             found = by_external_id(self.people, recorded.query["unique_external_id"])
         elif "email" in recorded.query:

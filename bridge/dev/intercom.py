@@ -38,7 +38,7 @@ class FakeIntercom(FakeVendor):
 
     async def default(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
         if not bearer_matches(recorded.authorization, [self.access_token]):
-            body = {"type": "error.list", "errors": [{"code": "unauthorized"}]}
+            body = {"type": "error.list", "errors": [dict(code="unauthorized")]}
             return web.json_response(body, status=401)
         if request.method != "POST" or recorded.path != "/contacts/search":
             return web.json_response({"type": "error.list", "errors": []}, status=404)

@@ -181,7 +181,7 @@ class FakeZendesk(FakeVendor):
 
     def _messaging_user(self, path: str, recorded: Recorded) -> web.Response:
         if not basic_matches(recorded.authorization, self.sc_key_id, self.sc_secret):
-            return web.json_response({"errors": [{"code": "unauthorized"}]}, status=401)
+            return web.json_response({"errors": [dict(code="unauthorized")]}, status=401)
         prefix = f"/sc/v2/apps/{self.sc_app_id}/users/"
         found = (
             by_external_id(self.people, path.removeprefix(prefix))
@@ -189,7 +189,7 @@ class FakeZendesk(FakeVendor):
             else []
         )
         if not found:
-            return web.json_response({"errors": [{"code": "user_not_found"}]}, status=404)
+            return web.json_response({"errors": [dict(code="user_not_found")]}, status=404)
         person = found[0]
         profile = {"givenName": person.given_name, "surname": person.surname, "email": person.email}
         user = {

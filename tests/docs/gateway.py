@@ -96,6 +96,25 @@ def gateway_config(
             "max_retries": 0,
             "breaker_failures": 1000,
         },
+        # the login-user view's members: one keyed by external id, one by email
+        "lookups": {
+            "support": {
+                "type": "zendesk_support",
+                "base_url": zendesk_url,
+                "token": {"value": "docs-test-support-api-token"},
+                "deadline": 0.5,
+                "max_retries": 0,
+                "breaker_failures": 1000,
+            },
+            "hubspot": {
+                "type": "hubspot_crm",
+                "base_url": zendesk_url,
+                "access_token": {"value": "docs-test-hubspot-token"},
+                "deadline": 0.5,
+                "max_retries": 0,
+                "breaker_failures": 1000,
+            },
+        },
         "staff": {"api_keys": [{"value": STAFF_KEY}]},
         "demo": {"enabled": True, "i_understand_this_mints_login_cookies": True},
         "staff_page": {"enabled": True},

@@ -61,6 +61,8 @@ REACHED = (
     ("GET", "/v1/visitors/{visitor_id}", 404),
     ("GET", "/v1/visitors/{visitor_id}", 502),
     ("GET", "/v1/login-users/{login_user_id}/zendesk", 200),
+    ("GET", "/v1/login-users/{login_user_id}", 200),
+    ("GET", "/v1/login-users/{login_user_id}/{name}", 404),
     ("GET", "/static/{name}", 200),
     ("GET", "/static/{name}", 404),
     ("POST", "/demo/login", 200),
