@@ -109,7 +109,7 @@ js-deps: $(JS_DEPS)
 
 # Remake the README's screenshots of the demo and staff pages.
 screenshots: $(DEV) chromium
-	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py
+	BRIDGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_pages.py tests/browser/test_staff_tools.py
 
 lint: $(DEV)
 	$(BIN)/ruff check bridge tests scripts benchmarks

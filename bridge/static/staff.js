@@ -1,5 +1,6 @@
 /*
- * The staff page: look a Zendesk Chat visitor up through GET /v1/visitors/{id}.
+ * The staff page: look a Zendesk Chat visitor up through GET /v1/visitors/{id}, and a login
+ * user up in every support tool through GET /v1/login-users/{id} (one card per tool).
  * The staff key lives only in the password field and this function's locals: it is never
  * written to storage, a cookie or the URL. With no key, the browser's login cookie is used
  * (when the gateway accepts staff logins).
@@ -131,6 +132,125 @@
         const code = data && data.code ? data.code : "http_" + response.status;
         const description = data && data.description ? data.description : response.statusText;
         showError(response.status, code, description, response.headers.get("Retry-After"), Boolean(key));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  const tools = document.getElementById("tools");
+  const STATUS_TEXT = {
+    found: "found",
+    not_found: "not found",
+    skipped: "skipped: no email known",
+    error: "error",
+  };
+
+  /** A link into the tool, only for http(s) addresses the gateway gave. */
+  function link(url) {
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return null;
+      return el("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer",
+        class: "open", text: "Open in the tool" });
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function toolCard(name, member) {
+    const state = member.status === "found" ? "ok" : member.status === "error" ? "error" : "none";
+    const how = member.matched_by === "email"
+      ? (member.email_from ? `by email (from ${member.email_from})` : "by email")
+      : "by login user ID";
+    const header = el("header", {}, [
+      el("h3", { text: name }),
+      el("span", { class: "badge muted", text: member.type }),
+      el("span", { class: "badge muted", text: how }),
+      member.source ? el("span", { class: "badge source", text: member.source }) : "",
+      el("span", { class: "verdict", text: STATUS_TEXT[member.status] || member.status }),
+    ]);
+    const body = [];
+    if (member.status === "error") {
+      body.push(el("p", { class: "error", text: explainTool(member.code) + ` (${member.code})` }));
+    } else if (member.status === "skipped") {
+      body.push(el("p", { class: "hint", text: "This tool is looked up by email, and no email was given or found." }));
+    } else if (member.status === "not_found") {
+      body.push(el("p", { class: "hint", text: "This tool has no record of this person." }));
+    }
+    for (const record of member.records) {
+      const rows = [["ID", text(record.id)], ["Name", text(record.name)], ["Email", text(record.email)],
+        ["external_id", text(record.external_id)]];
+      const open = record.url ? link(record.url) : null;
+      body.push(el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+      if (open) body.push(open);
+    }
+    return el("article", { class: "target tool", "data-lookup": name, "data-state": state,
+      "data-status": member.status, "data-code": member.code || "" }, [header, ...body]);
+  }
+
+  function explainTool(code) {
+    if (code === "vendor_auth_failed") return "The tool refused the gateway's API credentials: ask an administrator to check this lookup's settings.";
+    if (code === "vendor_timeout") return "The tool did not answer in time.";
+    if (code === "vendor_rate_limited") return "The tool is rate-limiting lookups.";
+    if (code === "vendor_circuit_open") return "The tool has been failing, so the gateway is pausing its calls.";
+    if (code === "vendor_unavailable") return "The tool is unavailable right now.";
+    return "The tool gave an answer the gateway cannot use.";
+  }
+
+  function showTools(data) {
+    const names = Object.keys(data.lookups);
+    const found = names.filter((n) => data.lookups[n].status === "found").length;
+    tools.hidden = false;
+    tools.className = "card result found";
+    tools.replaceChildren(
+      el("header", {}, [
+        el("h2", { id: "tools-summary", text: `Found in ${found} of ${names.length} tools` }),
+        data.email ? el("span", { class: "badge muted", id: "tools-email", text: data.email }) : "",
+      ]),
+      names.length
+        ? el("div", { class: "targets" }, names.map((n) => toolCard(n, data.lookups[n])))
+        : el("p", { class: "hint", text: "This gateway has no support-tool lookups configured (lookups)." }),
+    );
+  }
+
+  function showToolsError(status, code, description) {
+    tools.hidden = false;
+    tools.className = "card result failed";
+    const what = status === 401 ? explain(401, code, null, Boolean(keyField.value.trim()))
+      : status === 400 ? "That is not a login user ID or an email the gateway accepts."
+      : status === 429 ? "Too many lookups. Try again in a moment." : "The lookup failed.";
+    tools.replaceChildren(
+      el("p", { class: "error", id: "tools-error", "data-status": String(status || ""), "data-code": code, text: what }),
+      el("p", { class: "hint", text: `${status || ""} ${code}: ${description}`.trim() }),
+    );
+  }
+
+  document.getElementById("tools-lookup").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const user = document.getElementById("login-user").value.trim();
+    const email = document.getElementById("login-email").value.trim();
+    const key = keyField.value.trim();
+    const headers = { Accept: "application/json" };
+    if (key) headers.Authorization = "Bearer " + key;
+    const button = document.getElementById("tools-button");
+    button.disabled = true;
+    try {
+      let url = "/v1/login-users/" + encodeURIComponent(user);
+      if (email) url += "?email=" + encodeURIComponent(email);
+      let response;
+      try {
+        response = await fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" });
+      } catch (err) {
+        showToolsError(0, "network_error", "The gateway could not be reached");
+        return;
+      }
+      const data = await response.json().catch(() => null);
+      if (response.ok && data && data.lookups) {
+        showTools(data);
+      } else {
+        showToolsError(response.status, data && data.code ? data.code : "http_" + response.status,
+          data && data.description ? data.description : response.statusText);
       }
     } finally {
       button.disabled = false;
