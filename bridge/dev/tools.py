@@ -75,14 +75,21 @@ def lookups_section(fakes: Sequence[FakeVendor]) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
-async def _serve(port: int) -> None:
+def _placed(port: int) -> list[FakeVendor]:
+    """The stand-ins with the URLs they are served at, from ``port`` on."""
     fakes = stand_ins()
+    for offset, fake in enumerate(fakes):
+        fake.url = f"http://127.0.0.1:{port + offset}"
+    return fakes
+
+
+async def _serve(port: int) -> None:
+    fakes = _placed(port)
     runners = []
     for offset, fake in enumerate(fakes):
         runner = web.AppRunner(fake.app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port + offset).start()
-        fake.url = f"http://127.0.0.1:{port + offset}"
         runners.append(runner)
     print("dev support tools; gateway configuration:", flush=True)
     print("lookups: " + json.dumps(lookups_section(fakes), indent=2), flush=True)
@@ -100,7 +107,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         description="Development stand-ins for every support tool (127.0.0.1).",
     )
     arguments.add_argument("--port", type=int, default=8010, help="the first of seven ports")
+    arguments.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the lookups section (one YAML line) and exit, without serving",
+    )
     args = arguments.parse_args(argv)
+    if args.print_config:
+        print("lookups: " + json.dumps(lookups_section(_placed(args.port))))
+        return
     asyncio.run(_serve(args.port))
 
 
