@@ -80,8 +80,6 @@ class HelpScoutCustomers(ToolLookup):
             "helpscout_token", hashlib.sha256(f"{self.name}:{client_id}".encode()).hexdigest()
         )
         self._token_lock = asyncio.Lock()
-        #: tokens fetched from Help Scout by this process (the cache holds the current one)
-        self.tokens_fetched = 0
 
     async def _token(self, deadline_at: float, *, stale: str | None = None) -> str:
         """The current token: the cache's, else a new one (one fetch at a time per process).
@@ -99,7 +97,6 @@ class HelpScoutCustomers(ToolLookup):
                 raise malformed("access_token")
             if not isinstance(expires_in, int) or isinstance(expires_in, bool):
                 raise malformed("expires_in")
-            self.tokens_fetched += 1
             ttl = expires_in - EXPIRY_MARGIN
             if ttl > 0:
                 await self._cache.set(self._token_key, token.encode(), ttl)
