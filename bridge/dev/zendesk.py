@@ -7,7 +7,6 @@ serves, on 127.0.0.1 only, a few seeded visitors and users:
     GET /api/v2/chat/visitors/{id}        Chat REST API (today's base URL .../api/v2/chat)
     GET /api/v2/visitors/{id}             the same, under the older zopim-style base URL
     GET /api/v2/users/search?external_id= Support API user search (exact, case-insensitive)
-    GET /api/v2/chat/visitors/search?external_id=   Chat visitors signed in with that id
     GET /sc/v2/apps/{app_id}/users/{external_id}    Messaging's users (Sunshine Conversations,
                                                     HTTP Basic key id : secret)
 
@@ -150,12 +149,6 @@ class FakeZendesk(FakeVendor):
         path = request.path
         if path.startswith("/sc/"):
             return self._messaging_user(path, recorded)
-        if path == "/api/v2/chat/visitors/search":
-            if not bearer_matches(recorded.authorization, [self.chat_token]):
-                return _unauthorized()
-            wanted = request.query.get("external_id", "")
-            found = [v for v in self.visitors.values() if wanted and v.get("external_id") == wanted]
-            return web.json_response({"visitors": found})
         for prefix in VISITOR_PREFIXES:
             if path.startswith(prefix):
                 if not bearer_matches(recorded.authorization, [self.chat_token]):

@@ -28,7 +28,7 @@ from bridge.vendors.client import Clock, VendorClient
 from bridge.vendors.fields import id_string, malformed, optional_str
 from bridge.vendors.lookup import CachedLookup
 
-KeyedBy = Literal["external_id", "email"]
+KeyedBy = Literal["external_id", "email", "visitor_id"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 :meth:`SupportTools.ask` runs every asked lookup concurrently. Lookups keyed by external id
 start at once with the login user's id; lookups keyed by email start at once with the given
 email, or else with the first email a record found by an external-id lookup carries (that
-member's name is ``email_from``); with no email at all they are ``skipped``. Each lookup has
+member's name is ``email_from``); with no email at all they are ``skipped`` (``no_email``).
+Lookups that cannot be asked by login user at all (Zendesk Chat finds visitors by visitor id
+only) are ``skipped`` (``not_searchable``) and ask nothing. Each lookup has
 its own deadline (its client's), and the whole answer is given within the largest deadline of
 the asked lookups: a member still running then is a ``vendor_timeout`` error, and a vendor's
 failure is that member's ``error`` (with the code the lookup alone would have answered), never
@@ -13,6 +15,7 @@ the answer's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -45,6 +48,8 @@ class Member:
     source: str | None = None
     code: str | None = None
     email_from: str | None = None
+    #: why a ``skipped`` member was not asked: ``no_email`` or ``not_searchable``
+    reason: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -54,8 +59,8 @@ class Member:
             "records": [record.as_json() for record in self.records],
             "source": self.source,
         }
-        if self.status == "skipped":
-            body["reason"] = "no_email"
+        if self.reason is not None:
+            body["reason"] = self.reason
         if self.code is not None:
             body["code"] = self.code
         if self.email_from is not None:
@@ -115,7 +120,11 @@ class SupportTools:
         give_up = started + max(lookup.deadline for lookup in asked)
         by_id = [lookup for lookup in asked if lookup.keyed_by == "external_id"]
         by_email = [lookup for lookup in asked if lookup.keyed_by == "email"]
-        results: dict[str, Member] = {}
+        results: dict[str, Member] = {
+            lookup.name: self._counted(Member(lookup, "skipped", reason="not_searchable"), 0.0)
+            for lookup in asked
+            if lookup.keyed_by not in ("external_id", "email")
+        }
         running = {asyncio.ensure_future(self._one(lu, login_user_id)): lu for lu in by_id}
         email_from: str | None = None
         if email is not None and by_email:
@@ -151,7 +160,7 @@ class SupportTools:
                     time.monotonic() - started,
                 )
         for lookup in by_email:
-            results[lookup.name] = self._counted(Member(lookup, "skipped"), 0.0)
+            results[lookup.name] = self._counted(Member(lookup, "skipped", reason="no_email"), 0.0)
         if email_from is not None:
             # the first lookup, in the configured order, that found the email used (the same
             # answer whichever of them happened to answer first)
@@ -164,9 +173,7 @@ class SupportTools:
         for lookup in asked:
             member = results[lookup.name]
             if lookup.keyed_by == "email" and email_from is not None and member.status != "skipped":
-                member = Member(
-                    lookup, member.status, member.records, member.source, member.code, email_from
-                )
+                member = dataclasses.replace(member, email_from=email_from)
             members.append(member)
         return Answer(login_user_id, email, members)
 

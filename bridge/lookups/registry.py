@@ -7,7 +7,7 @@ sunshine_conversations  external id   GET /v2/apps/{app_id}/users/{id}
 intercom                external id   POST /contacts/search (external_id =)
 freshdesk               external id   GET /api/v2/contacts?unique_external_id=
 zendesk_support         external id   GET /api/v2/users/search?external_id=
-zendesk_chat            external id   GET /visitors/search?external_id=
+zendesk_chat            visitor id    GET /visitors/{visitor_id} (never asked by login user)
 hubspot_crm             email         GET /crm/v3/objects/contacts/{email}?idProperty=email
 front                   email         GET /contacts/alt:email:{email}
 helpscout               email         POST /v2/oauth2/token, GET /v2/customers?query=

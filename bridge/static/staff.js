@@ -142,7 +142,7 @@
   const STATUS_TEXT = {
     found: "found",
     not_found: "not found",
-    skipped: "skipped: no email known",
+    skipped: "skipped",
     error: "error",
   };
 
@@ -162,7 +162,7 @@
     const state = member.status === "found" ? "ok" : member.status === "error" ? "error" : "none";
     const how = member.matched_by === "email"
       ? (member.email_from ? `by email (from ${member.email_from})` : "by email")
-      : "by login user ID";
+      : member.matched_by === "visitor_id" ? "by visitor ID" : "by login user ID";
     const header = el("header", {}, [
       el("h3", { text: name }),
       el("span", { class: "badge muted", text: member.type }),
@@ -173,6 +173,8 @@
     const body = [];
     if (member.status === "error") {
       body.push(el("p", { class: "error", text: explainTool(member.code) + ` (${member.code})` }));
+    } else if (member.status === "skipped" && member.reason === "not_searchable") {
+      body.push(el("p", { class: "hint", text: "This tool finds people by its own visitor ID only: look the visitor up above." }));
     } else if (member.status === "skipped") {
       body.push(el("p", { class: "hint", text: "This tool is looked up by email, and no email was given or found." }));
     } else if (member.status === "not_found") {

@@ -3,8 +3,9 @@ settings as ``zendesk_chat_api`` and ``zendesk_support_api``, the same clients
 (:mod:`bridge.zendesk.clients`), asked by the login user's id.
 
     zendesk_support   GET {base}/api/v2/users/search?external_id=ID  (exact, case-insensitive)
-    zendesk_chat      GET {chat base}/visitors/search?external_id=ID (visitors authenticated
-                                                                      with that external id)
+    zendesk_chat      GET {chat base}/visitors/{visitor_id}: the Chat API finds visitors by
+                      their own id only, so in the view of one login user this lookup is
+                      ``skipped`` (``not_searchable``) and asks nothing
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from bridge.errors import NotFound, VendorBadResponse
 from bridge.lookups.base import LookupParts, Record, Records, ToolLookup
 from bridge.settings.lookups import ApiUrl
 from bridge.settings.zendesk import ZendeskChatApiSettings, ZendeskSupportApiSettings
-from bridge.vendors.fields import malformed
 from bridge.zendesk.clients import chat_client, support_client
 from bridge.zendesk.users import parse_users
 from bridge.zendesk.visitors import parse_visitor
@@ -77,19 +77,14 @@ class SupportUsers(ToolLookup):
 
 
 class ChatVisitors(ToolLookup):
-    keyed_by = "external_id"
+    """Chat visitors by visitor id (the only key the Chat API finds them by)."""
+
+    keyed_by = "visitor_id"
 
     async def records(self, key: str, deadline_at: float) -> Records:
         try:
-            data = await self._client.get_json(
-                "/visitors/search", params={"external_id": key}, deadline_at=deadline_at
-            )
+            data = await self._client.get_json(f"/visitors/{key}", deadline_at=deadline_at)
         except NotFound:
-            raise VendorBadResponse(reason="search_404") from None
-        items = data.get("visitors") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise malformed("visitors")
-        visitors = [parse_visitor(item) for item in items]
-        return tuple(
-            Record(v.id, v.name, v.email, v.external_id) for v in visitors if v.external_id == key
-        )
+            return ()
+        visitor = parse_visitor(data)
+        return (Record(visitor.id, visitor.name, visitor.email, visitor.external_id),)

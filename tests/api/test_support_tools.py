@@ -16,6 +16,7 @@ from tests.support.fake_tools import (
     BY_EXTERNAL_ID,
     DEV_EMAIL,
     DEV_LOGIN_USER,
+    NOT_SEARCHABLE,
     Reply,
     Tools,
 )
@@ -23,7 +24,12 @@ from tests.support.redis_server import RedisServer, unique_prefix
 
 STAFF_KEY = "staff-key-current-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {STAFF_KEY}"}
-ALL = BY_EXTERNAL_ID + BY_EMAIL
+#: the lookups asked for a login user (Zendesk Chat is configured too, but cannot be asked)
+ASKED = BY_EXTERNAL_ID + BY_EMAIL
+
+
+def asked(lookups: dict[str, Any]) -> dict[str, Any]:
+    return {name: member for name, member in lookups.items() if name not in NOT_SEARCHABLE}
 
 
 def tools_settings(
@@ -48,7 +54,7 @@ async def ask(
         return response.status, await response.json()
 
 
-async def test_a_user_present_everywhere_is_found_in_all_nine(
+async def test_a_user_present_everywhere_is_found_in_every_tool_that_can_be_asked(
     make_client: ClientFactory, fake_tools: Tools
 ) -> None:
     client = await make_client(tools_settings(fake_tools))
@@ -58,7 +64,13 @@ async def test_a_user_present_everywhere_is_found_in_all_nine(
     assert body["email"] == DEV_EMAIL
     lookups = body["lookups"]
     assert list(lookups) == list(fake_tools.lookups())
-    assert {name: m["status"] for name, m in lookups.items()} == dict.fromkeys(ALL, "found")
+    assert {name: m["status"] for name, m in asked(lookups).items()} == dict.fromkeys(
+        ASKED, "found"
+    )
+    assert lookups["chat"] == {
+        "type": "zendesk_chat", "status": "skipped", "reason": "not_searchable",
+        "matched_by": "visitor_id", "records": [], "source": None,
+    }  # fmt: skip
     for name in BY_EXTERNAL_ID:
         assert lookups[name]["matched_by"] == "external_id"
         assert "email_from" not in lookups[name]
@@ -67,7 +79,7 @@ async def test_a_user_present_everywhere_is_found_in_all_nine(
         assert lookups[name]["matched_by"] == "email"
         assert lookups[name]["email_from"] in BY_EXTERNAL_ID
         assert lookups[name]["records"][0]["email"] == DEV_EMAIL
-    assert all(m["source"] == "vendor" for m in lookups.values())
+    assert all(m["source"] == "vendor" for m in asked(lookups).values())
     assert lookups["freshdesk"]["records"][0] == {
         "id": "43000001001",
         "name": "Player One",
@@ -116,15 +128,15 @@ async def test_twenty_concurrent_requests_make_one_call_per_lookup_then_all_cach
     answers = await asyncio.gather(*(ask(client) for _ in range(20)))
     assert all(status == 200 for status, _ in answers)
     assert all(a == answers[0] for a in answers)
-    # Zendesk answers three lookups; Help Scout is a token and a search
+    # Zendesk answers two lookups (Chat is never asked); Help Scout is a token and a search
     assert fake_tools.calls() == {
-        "FakeZendesk": 3, "FakeIntercom": 1, "FakeFreshdesk": 1, "FakeHubSpot": 1,
+        "FakeZendesk": 2, "FakeIntercom": 1, "FakeFreshdesk": 1, "FakeHubSpot": 1,
         "FakeFront": 1, "FakeHelpScout": 2, "FakeCrisp": 1,
     }  # fmt: skip
     _, body = await ask(client)
-    assert {m["source"] for m in body["lookups"].values()} == {"cache"}
-    assert {m["status"] for m in body["lookups"].values()} == {"found"}
-    assert sum(fake_tools.calls().values()) == 10
+    assert {m["source"] for m in asked(body["lookups"]).values()} == {"cache"}
+    assert {m["status"] for m in asked(body["lookups"]).values()} == {"found"}
+    assert sum(fake_tools.calls().values()) == 9
 
 
 async def test_one_fleet_shares_the_calls_and_the_cache_through_redis(
@@ -137,9 +149,9 @@ async def test_one_fleet_shares_the_calls_and_the_cache_through_redis(
     answers = await asyncio.gather(*(ask(c) for c in [first, second] * 10))
     assert {a[0] for a in answers} == {200}
     assert fake_tools.calls()["FakeIntercom"] == 1
-    assert sum(fake_tools.calls().values()) == 10
+    assert sum(fake_tools.calls().values()) == 9
     _, body = await ask(second)
-    assert {m["source"] for m in body["lookups"].values()} == {"cache"}
+    assert {m["source"] for m in asked(body["lookups"]).values()} == {"cache"}
 
 
 async def test_a_hanging_vendor_delays_the_answer_by_its_deadline_only(
@@ -154,7 +166,7 @@ async def test_a_hanging_vendor_delays_the_answer_by_its_deadline_only(
     assert 0.45 < elapsed < 1.5
     assert body["lookups"]["intercom"]["status"] == "error"
     assert body["lookups"]["intercom"]["code"] == "vendor_timeout"
-    others = {n: m["status"] for n, m in body["lookups"].items() if n != "intercom"}
+    others = {n: m["status"] for n, m in asked(body["lookups"]).items() if n != "intercom"}
     assert set(others.values()) == {"found"}
 
 
@@ -162,7 +174,7 @@ async def test_the_answer_comes_within_the_largest_deadline(
     make_client: ClientFactory, fake_tools: Tools
 ) -> None:
     short: dict[str, Any] = {"deadline": 0.4}
-    config = tools_settings(fake_tools, **dict.fromkeys(ALL, short))  # type: ignore[arg-type]
+    config = tools_settings(fake_tools, **dict.fromkeys(fake_tools.lookups(), short))  # type: ignore[arg-type]
     client = await make_client(config)
     fake_tools.zendesk.standing = Reply(hang=True)  # all three Zendesk lookups hang
     started = time.monotonic()
@@ -171,7 +183,7 @@ async def test_the_answer_comes_within_the_largest_deadline(
     fake_tools.zendesk.standing = None
     fake_tools.zendesk.release()
     assert status == 200
-    for name in ("messaging", "chat", "support"):
+    for name in ("messaging", "support"):
         assert body["lookups"][name]["code"] == "vendor_timeout"
     assert body["lookups"]["intercom"]["status"] == "found"
 
@@ -186,7 +198,7 @@ async def test_wrong_credentials_for_one_tool_fail_that_tool_only(
     assert body["lookups"]["hubspot"]["status"] == "error"
     assert body["lookups"]["hubspot"]["code"] == "vendor_auth_failed"
     assert body["lookups"]["hubspot"]["records"] == []
-    others = {m["status"] for n, m in body["lookups"].items() if n != "hubspot"}
+    others = {m["status"] for n, m in asked(body["lookups"]).items() if n != "hubspot"}
     assert others == {"found"}
 
 
@@ -319,7 +331,7 @@ async def test_one_audit_line_names_the_caller_the_user_and_the_tools(
     [line] = [a for a in audit_lines() if a.get("kind") == "login_user_tools"]
     assert line["staff"] == "key#1"
     assert line["id"] == DEV_LOGIN_USER
-    assert line["lookups"] == list(ALL)
+    assert line["lookups"] == list(fake_tools.lookups())
     assert line["verdict"] == "found"
     text = str(audit_lines())
     assert DEV_EMAIL not in text

@@ -55,11 +55,13 @@ async def test_the_login_user_view_shows_one_card_per_tool_with_links(
     assert cards["intercom"]["code"] == "vendor_auth_failed"
     assert "refused the gateway's API credentials" in cards["intercom"]["text"]
     others = {name: card["status"] for name, card in cards.items() if name != "intercom"}
+    assert others.pop("chat") == "skipped"
+    assert "visitor ID only" in cards["chat"]["text"]
     assert set(others.values()) == {"found"}
     assert "by email (from messaging)" in cards["hubspot"]["text"]
     assert DEV_EMAIL in cards["crisp"]["text"]
     assert cards["freshdesk"]["links"] == [f"{fake_tools.freshdesk.url}/a/contacts/43000001001"]
-    assert await page.inner_text("#tools-summary") == "Found in 8 of 9 tools"
+    assert await page.inner_text("#tools-summary") == "Found in 7 of 9 tools"
     assert stage.page_errors == []
     await page.screenshot(path=screenshots / "staff-login-user.png", full_page=True)
 

@@ -28,8 +28,10 @@ from bridge.dev.zendesk import FakeZendesk
 __all__ = ["DEV_EMAIL", "DEV_LOGIN_USER", "Reply", "Tools"]
 
 #: the lookup names of :func:`bridge.dev.tools.lookups_section`, by keying
-BY_EXTERNAL_ID = ("messaging", "chat", "support", "intercom", "freshdesk")
+BY_EXTERNAL_ID = ("messaging", "support", "intercom", "freshdesk")
 BY_EMAIL = ("hubspot", "front", "helpscout", "crisp")
+#: Zendesk Chat finds visitors by visitor id only: never asked for a login user
+NOT_SEARCHABLE = ("chat",)
 #: which stand-in answers each lookup
 VENDOR_OF = {
     "messaging": "zendesk", "chat": "zendesk", "support": "zendesk", "intercom": "intercom",
