@@ -26,9 +26,6 @@ answers with :meth:`~bridge.dev.fake.FakeVendor.then`.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,17 +97,6 @@ USERS: list[dict[str, Any]] = [
 VISITOR_PREFIXES = ("/api/v2/chat/visitors/", "/api/v2/visitors/")
 
 
-def _basic_matches(header: str | None, email: str, token: str) -> bool:
-    scheme, _, credential = (header or "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        pair = base64.b64decode(credential, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return hmac.compare_digest(pair, f"{email}/token:{token}".encode())
-
-
 class FakeZendesk(FakeVendor):
     """Zendesk's Chat and Support APIs, seeded with ``visitors`` and ``users``."""
 
@@ -159,8 +145,8 @@ class FakeZendesk(FakeVendor):
                     return web.json_response({"error": "Not Found"}, status=404)
         if path == "/api/v2/users/search":
             header = recorded.authorization
-            if not bearer_matches(header, [self.support_token]) and not _basic_matches(
-                header, self.support_email, self.support_token
+            if not bearer_matches(header, [self.support_token]) and not basic_matches(
+                header, f"{self.support_email}/token", self.support_token
             ):
                 return _unauthorized()
             wanted = request.query.get("external_id", "").casefold()
